@@ -1,0 +1,184 @@
+/* cmd_scanfix.c - `loopbreaker scan` and `loopbreaker fix`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "lb_engine.h"
+#include "lb_report.h"
+
+static const char scan_help[] =
+"usage: loopbreaker scan [--playbook NAME] [--report FILE] [--json] [TARGET...]\n"
+"\n"
+"Finds every Windows installation on the targets and reports what the\n"
+"playbook would change.  Opens everything read-only: never writes.\n";
+
+static const char fix_help[] =
+"usage: loopbreaker fix [--playbook NAME] [--report FILE] [--evidence FILE] [--json]\n"
+"                       [--force] [--delete] [--discard-hibernation] [--discard-journal]\n"
+"                       [--exclude DEV] [TARGET...]\n"
+"\n"
+"Applies the playbook.  First every target is scanned read-only; then the\n"
+"evidence bundle (every file to be removed, with its times and SHA-256) is\n"
+"written and synced; only then are the volumes changed.  Bad files are moved\n"
+"to \\loopbreaker.quarantine\\<time>\\ on their own volume (no data copied).\n"
+"Running fix again changes nothing.\n";
+
+static const char common_help[] =
+"\n"
+"options:\n"
+"  --playbook NAME       playbook to run (repeatable; default crowdstrike-2024-07-19)\n"
+"  --report FILE         write the JSON report to FILE\n"
+"  --json                print the JSON report on stdout instead of the summary\n"
+"  --exclude DEV         never touch this device (repeatable; with no TARGET)\n"
+"  -h, --help            this text\n";
+
+static const char fix_only_help[] =
+"  --evidence FILE       evidence bundle (.tar.zst, .tar.xz, .tar.gz, .tar or .zip);\n"
+"                        default ./loopbreaker-evidence-<UTC time>.tar.zst; must not exist\n"
+"  --force               also act on files in the bad time window whose header is unknown\n"
+"  --delete              delete bad files instead of moving them to quarantine\n"
+"  --discard-hibernation write although Windows is hibernated (Fast Startup): the\n"
+"                        hibernated session is discarded (hiberfil.sys signature cleared)\n"
+"  --discard-journal     write although the NTFS journal holds unapplied changes: the\n"
+"                        journal is reset and those changes are lost\n";
+
+static const char exit_help[] =
+"\n"
+"exit status: 0 healthy or fully fixed, 1 needs attention, 2 usage error or\n"
+"unreadable input, 3 internal or I/O error.  The report (docs/report-format.md)\n"
+"has the overall status (fixed, clean, needs_attention, error) and, per volume,\n"
+"the Windows installs (hostname, product, build) and each finding.\n";
+
+static void help(bool fix)
+{
+	fputs(fix ? fix_help : scan_help, stdout);
+	fputs(common_help, stdout);
+	if (fix)
+		fputs(fix_only_help, stdout);
+	fputs(exit_help, stdout);
+}
+
+enum { O_PLAYBOOK = 256, O_REPORT, O_JSON, O_EVIDENCE, O_FORCE, O_DELETE, O_DHIBER, O_DJOURNAL,
+       O_EXCLUDE };
+
+static int run(int argc, char **argv, bool fix)
+{
+	static const struct option lopts[] = {
+		{ "playbook", required_argument, NULL, O_PLAYBOOK },
+		{ "report", required_argument, NULL, O_REPORT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "evidence", required_argument, NULL, O_EVIDENCE },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "delete", no_argument, NULL, O_DELETE },
+		{ "discard-hibernation", no_argument, NULL, O_DHIBER },
+		{ "discard-journal", no_argument, NULL, O_DJOURNAL },
+		{ "exclude", required_argument, NULL, O_EXCLUDE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct lb_playbook *pbs[16];
+	const char *excl[64];
+	size_t npbs = 0, nexcl = 0;
+	struct lb_options o;
+	const char *report_path = NULL;
+	bool json = false;
+	char **discovered = NULL;
+	const char *const *targets;
+	size_t ntargets;
+	json_t *report = NULL;
+	struct lb_err err;
+	int c, ex;
+
+	memset(&o, 0, sizeof(o));
+	o.fix = fix;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		if (!fix && (c == O_EVIDENCE || c == O_FORCE || c == O_DELETE || c == O_DHIBER ||
+		             c == O_DJOURNAL)) {
+			fprintf(stderr, "loopbreaker scan: %s is a fix option (scan never writes)\n",
+			        argv[optind - 1]);
+			return LB_EXIT_INPUT;
+		}
+		switch (c) {
+		case O_PLAYBOOK:
+			if (npbs == sizeof(pbs) / sizeof(pbs[0])) {
+				fprintf(stderr, "loopbreaker: too many --playbook options\n");
+				return LB_EXIT_INPUT;
+			}
+			pbs[npbs] = lb_playbook_builtin(optarg);
+			if (!pbs[npbs]) {
+				fprintf(stderr, "loopbreaker: unknown playbook '%s' (see 'loopbreaker "
+				        "playbooks')\n", optarg);
+				return LB_EXIT_INPUT;
+			}
+			npbs++;
+			break;
+		case O_REPORT: report_path = optarg; break;
+		case O_JSON: json = true; break;
+		case O_EVIDENCE: o.evidence_path = optarg; break;
+		case O_FORCE: o.force = true; break;
+		case O_DELETE: o.delete_files = true; break;
+		case O_DHIBER: o.discard_hibernation = true; break;
+		case O_DJOURNAL: o.discard_journal = true; break;
+		case O_EXCLUDE:
+			if (nexcl < sizeof(excl) / sizeof(excl[0]))
+				excl[nexcl++] = optarg;
+			break;
+		case 'h': help(fix); return 0;
+		default:
+			fprintf(stderr, "try 'loopbreaker %s --help'\n", fix ? "fix" : "scan");
+			return LB_EXIT_INPUT;
+		}
+	}
+	if (npbs == 0)
+		pbs[npbs++] = lb_playbook_builtin("crowdstrike-2024-07-19");
+	o.playbooks = pbs;
+	o.nplaybooks = npbs;
+	o.exclude = excl;
+	o.nexclude = nexcl;
+	if (optind < argc) {
+		targets = (const char *const *)argv + optind;
+		ntargets = (size_t)(argc - optind);
+	} else {
+		discovered = lb_engine_discover(excl, nexcl);
+		targets = (const char *const *)discovered;
+		for (ntargets = 0; discovered && discovered[ntargets]; ntargets++)
+			;
+		if (ntargets == 0)
+			fprintf(stderr, "loopbreaker: no local disks found\n");
+	}
+	ex = lb_engine_run(&o, targets, ntargets, &report);
+	if (report_path) {
+		lb_err_clear(&err);
+		if (lb_report_write(report, report_path, &err)) {
+			fprintf(stderr, "loopbreaker: %s\n", err.msg);
+			if (ex < LB_EXIT_INTERNAL)
+				ex = LB_EXIT_INTERNAL;
+		}
+	}
+	if (json) {
+		json_dumpf(report, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	} else {
+		lb_report_summary(report, stdout);
+	}
+	json_decref(report);
+	if (discovered) {
+		for (size_t i = 0; discovered[i]; i++)
+			free(discovered[i]);
+		free(discovered);
+	}
+	return ex;
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	return run(argc, argv, false);
+}
+
+int cmd_fix(int argc, char **argv)
+{
+	return run(argc, argv, true);
+}

@@ -1,0 +1,165 @@
+/* lb_evidence.c - evidence bundles with libarchive. */
+#include "lb_evidence.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void lb_sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, data, len);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+static int file_sha256(int fd, char out[65])
+{
+	crypto_hash_sha256_state st;
+	unsigned char h[crypto_hash_sha256_BYTES];
+	unsigned char buf[65536];
+	ssize_t r;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -1;
+	crypto_hash_sha256_init(&st);
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
+	if (r < 0)
+		return -1;
+	crypto_hash_sha256_final(&st, h);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+	return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+static int add_entry(struct archive *a, const char *name, const void *data, size_t len,
+                     int64_t mtime, struct lb_err *err)
+{
+	struct archive_entry *e = archive_entry_new();
+	int rc = 0;
+
+	if (!e)
+		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "evidence entry");
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0600);
+	archive_entry_set_mtime(e, (time_t)mtime, 0);
+	if (archive_write_header(a, e) != ARCHIVE_OK)
+		rc = lb_err_set(err, LB_EK_IO, 0, "evidence: %s: %s", name, archive_error_string(a));
+	else if (len && archive_write_data(a, data, len) != (la_ssize_t)len)
+		rc = lb_err_set(err, LB_EK_IO, 0, "evidence: %s: %s", name, archive_error_string(a));
+	archive_entry_free(e);
+	return rc;
+}
+
+int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item *items,
+                      size_t n, char sha256_hex[65], struct lb_err *err)
+{
+	struct archive *a = NULL;
+	json_t *manifest = NULL, *entries;
+	char *mtext = NULL;
+	int fd, dfd, rc = -1;
+	char dirbuf[4096];
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return lb_err_set(err, errno == EEXIST ? LB_EK_USAGE : LB_EK_IO, errno,
+		                  "evidence bundle %s", path);
+	a = archive_write_new();
+	if (!a) {
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "evidence");
+		goto out;
+	}
+	if (ends_with(path, ".zip")) {
+		archive_write_set_format_zip(a);
+	} else {
+		archive_write_set_format_pax_restricted(a);
+		if (ends_with(path, ".tar.xz"))
+			archive_write_add_filter_xz(a);
+		else if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz"))
+			archive_write_add_filter_gzip(a);
+		else if (!ends_with(path, ".tar") && archive_write_add_filter_zstd(a) != ARCHIVE_OK) {
+			lb_err_set(err, LB_EK_INTERNAL, 0, "evidence: zstd: %s", archive_error_string(a));
+			goto out;
+		}
+	}
+	if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+		lb_err_set(err, LB_EK_IO, 0, "evidence %s: %s", path, archive_error_string(a));
+		goto out;
+	}
+
+	manifest = json_deep_copy(header);
+	entries = json_array();
+	if (!manifest || !entries) {
+		json_decref(entries);
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "evidence manifest");
+		goto out;
+	}
+	json_object_set_new(manifest, "entries", entries);
+	for (size_t i = 0; i < n; i++) {
+		char ap[1024];
+
+		snprintf(ap, sizeof(ap), "files/%03zu/%s", i + 1, items[i].name);
+		json_object_set_new(items[i].meta, "archive_path", json_string(ap));
+		json_array_append(entries, items[i].meta);
+	}
+	mtext = json_dumps(manifest, JSON_INDENT(2));
+	if (!mtext) {
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "evidence manifest");
+		goto out;
+	}
+	if (add_entry(a, "manifest.json", mtext, strlen(mtext), (int64_t)time(NULL), err))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const char *ap = json_string_value(json_object_get(items[i].meta, "archive_path"));
+
+		if (add_entry(a, ap, items[i].data, items[i].len, items[i].mtime_unix, err))
+			goto out;
+	}
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		lb_err_set(err, LB_EK_IO, 0, "evidence %s: %s", path, archive_error_string(a));
+		goto out;
+	}
+	/* Durable before any target is touched: the file and its directory entry. */
+	if (fsync(fd) < 0) {
+		lb_err_set(err, LB_EK_IO, errno, "evidence %s: fsync", path);
+		goto out;
+	}
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	if (file_sha256(fd, sha256_hex) < 0) {
+		lb_err_set(err, LB_EK_IO, errno, "evidence %s: re-reading", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (a)
+		archive_write_free(a);
+	free(mtext);
+	json_decref(manifest);
+	close(fd);
+	if (rc)
+		unlink(path); /* an incomplete bundle is not evidence */
+	return rc;
+}

@@ -1,0 +1,155 @@
+/* lb_hive.c - hive reading helpers. */
+#include "lb_hive.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static uint32_t le32at(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int lb_hive_open_buffer(const uint8_t *data, size_t len, const char *name, struct lb_hive *hv,
+                        struct lb_err *err)
+{
+	char path[64];
+	size_t off = 0;
+
+	memset(hv, 0, sizeof(*hv));
+	hv->fd = -1;
+	if (len < 4096 || memcmp(data, "regf", 4) != 0)
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not a registry hive (no regf header)", name);
+	hv->seq1 = le32at(data + 4);
+	hv->seq2 = le32at(data + 8);
+	hv->dirty = hv->seq1 != hv->seq2;
+	hv->fd = memfd_create("lb-hive", MFD_CLOEXEC);
+	if (hv->fd < 0)
+		return lb_err_set(err, LB_EK_INTERNAL, errno, "%s: memfd_create", name);
+	while (off < len) {
+		ssize_t w = write(hv->fd, data + off, len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			lb_err_set(err, LB_EK_INTERNAL, errno, "%s: memfd write", name);
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", hv->fd);
+	hv->h = hivex_open(path, 0);
+	if (!hv->h) {
+		lb_err_set(err, LB_EK_INPUT, errno, "%s: damaged registry hive", name);
+		goto fail;
+	}
+	return 0;
+fail:
+	close(hv->fd);
+	hv->fd = -1;
+	return -1;
+}
+
+void lb_hive_close(struct lb_hive *hv)
+{
+	if (hv->h)
+		hivex_close(hv->h);
+	hv->h = NULL;
+	if (hv->fd >= 0)
+		close(hv->fd);
+	hv->fd = -1;
+}
+
+hive_node_h lb_hive_node(hive_h *h, const char *path)
+{
+	hive_node_h node = hivex_root(h);
+	char buf[1024], *save = NULL, *tok;
+
+	if (!node)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, "\\", &save); tok; tok = strtok_r(NULL, "\\", &save)) {
+		node = hivex_node_get_child(h, node, tok); /* case-insensitive */
+		if (!node)
+			return 0;
+	}
+	return node;
+}
+
+static hive_value_h find_value(hive_h *h, const char *path, const char *value)
+{
+	hive_node_h node = lb_hive_node(h, path);
+
+	if (!node)
+		return 0;
+	return hivex_node_get_value(h, node, value);
+}
+
+int lb_hive_get_string(hive_h *h, const char *path, const char *value, char *out, size_t n)
+{
+	hive_value_h v = find_value(h, path, value);
+	hive_type t;
+	size_t len;
+	char *s;
+
+	if (n)
+		out[0] = '\0';
+	if (!v)
+		return 1;
+	if (hivex_value_type(h, v, &t, &len) < 0)
+		return -1;
+	if (t != hive_t_REG_SZ && t != hive_t_REG_EXPAND_SZ)
+		return 1;
+	s = hivex_value_string(h, v);
+	if (!s)
+		return -1;
+	snprintf(out, n, "%s", s);
+	free(s);
+	return 0;
+}
+
+int lb_hive_get_dword(hive_h *h, const char *path, const char *value, uint32_t *out)
+{
+	hive_value_h v = find_value(h, path, value);
+	hive_type t;
+	size_t len;
+
+	if (!v)
+		return 1;
+	if (hivex_value_type(h, v, &t, &len) < 0)
+		return -1;
+	if (t != hive_t_REG_DWORD && t != hive_t_REG_DWORD_BIG_ENDIAN)
+		return 1;
+	*out = (uint32_t)hivex_value_dword(h, v);
+	return 0;
+}
+
+int lb_hive_get_raw(hive_h *h, const char *path, const char *value, hive_type *type,
+                    uint8_t **data, size_t *len)
+{
+	hive_value_h v = find_value(h, path, value);
+	char *d;
+
+	*data = NULL;
+	*len = 0;
+	if (!v)
+		return 1;
+	d = hivex_value_value(h, v, type, len);
+	if (!d)
+		return -1;
+	*data = (uint8_t *)d;
+	return 0;
+}
+
+int lb_hive_current_controlset(hive_h *system)
+{
+	uint32_t cur = 0;
+
+	if (lb_hive_get_dword(system, "Select", "Current", &cur) == 0 && cur >= 1 && cur <= 999)
+		return (int)cur;
+	return 1;
+}

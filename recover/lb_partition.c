@@ -1,0 +1,188 @@
+/* lb_partition.c - partition discovery and superblock classification. */
+#include "lb_partition.h"
+
+#include <blkid.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void copy_tag(blkid_probe pr, const char *name, char *out, size_t n)
+{
+	const char *v = NULL;
+
+	out[0] = '\0';
+	if (blkid_probe_lookup_value(pr, name, &v, NULL) == 0 && v)
+		snprintf(out, n, "%s", v);
+}
+
+/* Superblock probe of [off, off+size) of the source. */
+static void classify(struct lb_source *src, struct lb_part *p)
+{
+	blkid_probe pr = blkid_new_probe();
+	uint64_t avail;
+
+	if (!pr)
+		return;
+	avail = p->offset < src->io->size ? src->io->size - p->offset : 0;
+	if (blkid_probe_set_device(pr, src->fd, (blkid_loff_t)p->offset,
+	                           (blkid_loff_t)(p->size < avail ? p->size : avail)) == 0) {
+		blkid_probe_enable_superblocks(pr, 1);
+		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_LABEL |
+		                                  BLKID_SUBLKS_UUID);
+		blkid_probe_enable_partitions(pr, 0);
+		if (blkid_do_safeprobe(pr) == 0) {
+			copy_tag(pr, "TYPE", p->fstype, sizeof(p->fstype));
+			copy_tag(pr, "LABEL", p->label, sizeof(p->label));
+			copy_tag(pr, "UUID", p->uuid, sizeof(p->uuid));
+		}
+	}
+	blkid_free_probe(pr);
+}
+
+/* Which logical sector size the partition table was written with.  Block
+ * devices know; for image files, look for the GPT header at LBA 1. */
+static unsigned table_sector_size(struct lb_source *src)
+{
+	char sig[8];
+	struct lb_err e;
+
+	if (src->is_block)
+		return src->io->sector_size;
+	if (lb_io_pread(src->io, sig, 8, 512, &e) == 0 && memcmp(sig, "EFI PART", 8) == 0)
+		return 512;
+	if (src->io->size > 4096 + 8 && lb_io_pread(src->io, sig, 8, 4096, &e) == 0 &&
+	    memcmp(sig, "EFI PART", 8) == 0)
+		return 4096;
+	return 0; /* unknown: MBR or nothing */
+}
+
+static int probe_table(struct lb_source *src, unsigned ssz, struct lb_disk *disk,
+                       struct lb_err *err)
+{
+	blkid_probe pr = blkid_new_probe();
+	blkid_partlist ls;
+	const char *pt = NULL;
+	int n;
+
+	if (!pr)
+		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s: blkid", src->path);
+	if (blkid_probe_set_device(pr, src->fd, 0, (blkid_loff_t)src->io->size) != 0) {
+		blkid_free_probe(pr);
+		return lb_err_set(err, LB_EK_IO, errno, "%s: blkid cannot probe", src->path);
+	}
+	blkid_probe_set_sectorsize(pr, ssz);
+	blkid_probe_enable_superblocks(pr, 0);
+	blkid_probe_enable_partitions(pr, 1);
+	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
+	ls = blkid_probe_get_partitions(pr);
+	disk->nparts = 0;
+	disk->pttype[0] = '\0';
+	if (!ls) {
+		blkid_free_probe(pr);
+		return 0;
+	}
+	if (blkid_partlist_get_table(ls))
+		pt = blkid_parttable_get_type(blkid_partlist_get_table(ls));
+	snprintf(disk->pttype, sizeof(disk->pttype), "%s", pt ? pt : "");
+	n = blkid_partlist_numof_partitions(ls);
+	if (n > 0) {
+		disk->parts = calloc((size_t)n, sizeof(*disk->parts));
+		if (!disk->parts) {
+			blkid_free_probe(pr);
+			return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", src->path);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		blkid_partition par = blkid_partlist_get_partition(ls, i);
+		struct lb_part *p;
+		const char *t;
+
+		/* Skip extended-partition containers; logical ones follow. */
+		if (blkid_partition_is_extended(par))
+			continue;
+		p = &disk->parts[disk->nparts++];
+		p->number = blkid_partition_get_partno(par);
+		/* libblkid reports start/size in 512-byte units whatever the
+		 * logical sector size. */
+		p->offset = (uint64_t)blkid_partition_get_start(par) * 512;
+		p->size = (uint64_t)blkid_partition_get_size(par) * 512;
+		t = blkid_partition_get_type_string(par);
+		if (t)
+			snprintf(p->type, sizeof(p->type), "%s", t);
+		else
+			snprintf(p->type, sizeof(p->type), "0x%02x", blkid_partition_get_type(par));
+	}
+	blkid_free_probe(pr);
+	disk->sector_size = ssz;
+	return 0;
+}
+
+int lb_partition_scan(struct lb_source *src, struct lb_disk *disk, struct lb_err *err)
+{
+	unsigned ssz = table_sector_size(src);
+
+	memset(disk, 0, sizeof(*disk));
+	if (probe_table(src, ssz ? ssz : 512, disk, err))
+		return -1;
+	/* An MBR written for 4096-byte sectors looks like one for 512-byte
+	 * sectors with every start 8 times too small: if no partition carries
+	 * a superblock at 512-byte scaling, try 4096. */
+	if (!ssz && strcmp(disk->pttype, "dos") == 0 && disk->nparts > 0) {
+		bool any = false;
+
+		for (int i = 0; i < disk->nparts; i++) {
+			classify(src, &disk->parts[i]);
+			any |= disk->parts[i].fstype[0] != '\0';
+		}
+		if (!any) {
+			struct lb_disk d4;
+
+			memset(&d4, 0, sizeof(d4));
+			if (probe_table(src, 4096, &d4, err) == 0 && d4.nparts > 0) {
+				bool any4 = false;
+
+				for (int i = 0; i < d4.nparts; i++) {
+					classify(src, &d4.parts[i]);
+					any4 |= d4.parts[i].fstype[0] != '\0';
+				}
+				if (any4) {
+					lb_partition_free(disk);
+					*disk = d4;
+				} else {
+					lb_partition_free(&d4);
+				}
+			}
+			lb_err_clear(err);
+		}
+	}
+	if (disk->nparts == 0) {
+		/* No table: a partition image or a superfloppy. */
+		free(disk->parts);
+		disk->parts = calloc(1, sizeof(*disk->parts));
+		if (!disk->parts)
+			return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", src->path);
+		disk->nparts = 1;
+		disk->parts[0].number = 0;
+		disk->parts[0].offset = 0;
+		disk->parts[0].size = src->io->size;
+		disk->pttype[0] = '\0';
+		disk->sector_size = src->io->sector_size;
+	}
+	for (int i = 0; i < disk->nparts; i++) {
+		struct lb_part *p = &disk->parts[i];
+
+		p->truncated = p->offset > src->io->size || p->size > src->io->size - p->offset;
+		if (!p->fstype[0])
+			classify(src, p);
+	}
+	return 0;
+}
+
+void lb_partition_free(struct lb_disk *disk)
+{
+	free(disk->parts);
+	disk->parts = NULL;
+	disk->nparts = 0;
+}

@@ -1,0 +1,15 @@
+/* lb_report.h - writing the JSON report and the human summary. */
+#ifndef LB_REPORT_H
+#define LB_REPORT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "lb_err.h"
+
+/* Writes the report to path atomically (temporary file, fsync, rename). */
+int lb_report_write(json_t *report, const char *path, struct lb_err *err);
+/* One line per volume, then the overall verdict. */
+void lb_report_summary(json_t *report, FILE *out);
+
+#endif

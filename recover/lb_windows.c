@@ -1,0 +1,132 @@
+/* lb_windows.c - finding Windows installations and reading who they are. */
+#include "lb_windows.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lb_hive.h"
+
+#define HIVE_MAX (1024ULL * 1024 * 1024) /* 1 GiB: larger is not a real hive */
+
+struct find_ctx {
+	struct lb_ntfs *v;
+	struct lb_install *list;
+	int n, cap;
+	int failed;
+	struct lb_err *err;
+};
+
+static int root_cb(void *arg, const char *name, bool is_dir)
+{
+	struct find_ctx *c = arg;
+	char path[1024];
+	struct lb_ntfs_stat st;
+	int rc;
+
+	if (!is_dir || name[0] == '$')
+		return 0;
+	snprintf(path, sizeof(path), "\\%s\\System32\\config\\SYSTEM", name);
+	rc = lb_ntfs_stat(c->v, path, &st, c->err);
+	if (rc < 0) {
+		c->failed = 1;
+		return 1;
+	}
+	if (rc == 1 || st.is_dir)
+		return 0;
+	if (c->n == c->cap) {
+		int ncap = c->cap ? c->cap * 2 : 4;
+		struct lb_install *nl = realloc(c->list, (size_t)ncap * sizeof(*nl));
+
+		if (!nl) {
+			lb_err_set(c->err, LB_EK_INTERNAL, ENOMEM, "listing installations");
+			c->failed = 1;
+			return 1;
+		}
+		c->list = nl;
+		c->cap = ncap;
+	}
+	memset(&c->list[c->n], 0, sizeof(c->list[c->n]));
+	snprintf(c->list[c->n].system_root, sizeof(c->list[c->n].system_root), "\\%s", name);
+	c->n++;
+	return 0;
+}
+
+int lb_windows_find(struct lb_ntfs *v, struct lb_install **out, int *n, struct lb_err *err)
+{
+	struct find_ctx c = { v, NULL, 0, 0, 0, err };
+	int rc = lb_ntfs_readdir(v, "\\", root_cb, &c, err);
+
+	*out = NULL;
+	*n = 0;
+	if (rc < 0 || c.failed) {
+		free(c.list);
+		return -1;
+	}
+	*out = c.list;
+	*n = c.n;
+	return 0;
+}
+
+static int load_hive(struct lb_ntfs *v, const char *path, const char *label,
+                     struct lb_hive *hv, struct lb_hive_status *hs)
+{
+	struct lb_err err;
+	uint8_t *data = NULL;
+	uint64_t len = 0;
+
+	lb_err_clear(&err);
+	hs->present = false;
+	hs->ok = false;
+	if (lb_ntfs_read_all(v, path, HIVE_MAX, &data, &len, &err)) {
+		if (err.sys_errno != ENOENT)
+			snprintf(hs->error, sizeof(hs->error), "%s", err.msg);
+		return -1;
+	}
+	hs->present = true;
+	if (lb_hive_open_buffer(data, len, label, hv, &err)) {
+		snprintf(hs->error, sizeof(hs->error), "%s", err.msg);
+		free(data);
+		return -1;
+	}
+	free(data);
+	hs->ok = true;
+	hs->dirty = hv->dirty;
+	return 0;
+}
+
+void lb_windows_identify(struct lb_ntfs *v, struct lb_install *inst)
+{
+	char path[1024], key[256];
+	struct lb_hive hv;
+
+	snprintf(path, sizeof(path), "%s\\System32\\config\\SYSTEM", inst->system_root);
+	if (load_hive(v, path, path, &hv, &inst->system) == 0) {
+		inst->current_controlset = lb_hive_current_controlset(hv.h);
+		snprintf(key, sizeof(key), "ControlSet%03d\\Control\\ComputerName\\ComputerName",
+		         inst->current_controlset);
+		lb_hive_get_string(hv.h, key, "ComputerName", inst->hostname, sizeof(inst->hostname));
+		snprintf(key, sizeof(key), "ControlSet%03d\\Services\\Tcpip\\Parameters",
+		         inst->current_controlset);
+		lb_hive_get_string(hv.h, key, "Domain", inst->domain, sizeof(inst->domain));
+		lb_hive_close(&hv);
+	}
+	snprintf(path, sizeof(path), "%s\\System32\\config\\SOFTWARE", inst->system_root);
+	if (load_hive(v, path, path, &hv, &inst->software) == 0) {
+		const char *cv = "Microsoft\\Windows NT\\CurrentVersion";
+
+		lb_hive_get_string(hv.h, cv, "ProductName", inst->product_name,
+		                   sizeof(inst->product_name));
+		lb_hive_get_string(hv.h, cv, "EditionID", inst->edition, sizeof(inst->edition));
+		if (lb_hive_get_string(hv.h, cv, "CurrentBuild", inst->build, sizeof(inst->build)))
+			lb_hive_get_string(hv.h, cv, "CurrentBuildNumber", inst->build,
+			                   sizeof(inst->build));
+		if (lb_hive_get_string(hv.h, cv, "DisplayVersion", inst->display_version,
+		                       sizeof(inst->display_version)))
+			lb_hive_get_string(hv.h, cv, "ReleaseId", inst->display_version,
+			                   sizeof(inst->display_version));
+		inst->has_ubr = lb_hive_get_dword(hv.h, cv, "UBR", &inst->ubr) == 0;
+		lb_hive_close(&hv);
+	}
+}
