@@ -118,8 +118,8 @@ int lb_bitlocker_probe(struct lb_io *io, struct lb_bitlocker_info *out, struct l
 
 /* Same, on a buffer holding the whole volume prefix (for fuzzing and
  * tests): offsets past `len` read as a truncated volume (LB_EK_INPUT). */
-int lb_bitlocker_probe_buffer(const uint8_t *buf, size_t len, uint64_t volume_size,
-                              struct lb_bitlocker_info *out, struct lb_err *err);
+int lb_bitlocker_probe_buffer(const uint8_t *buf, size_t len, struct lb_bitlocker_info *out,
+                              struct lb_err *err);
 
 /* Same, on a file or block device at a byte offset; size 0 = to the end. */
 int lb_bitlocker_probe_file(const char *path, uint64_t offset, uint64_t size,

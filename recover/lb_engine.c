@@ -56,6 +56,7 @@ struct volume {
 	enum vstatus status;
 	int exit_code;                 /* worst exit status seen on this volume */
 	bool hibernated, journal_unclean;
+	int would;                     /* scan: files a fix would act on */
 	struct plan *plans;
 	size_t nplans;
 	double open_ms, scan_ms, fix_ms;
@@ -330,6 +331,8 @@ static int rule_file_cb(void *arg, const char *name, bool is_dir)
 	json_array_append_new(rs->findings, f);
 
 	if (act && !o->fix)
+		rs->v->would++;
+	if (act && !o->fix)
 		vol_attention(rs->v, "%s: %s file %s present (run fix)", rs->pb->name, verdict, path);
 	else if (!act && strcmp(verdict, "unexpected") == 0)
 		vol_attention(rs->v, "%s: %s is in the bad time window with an unknown header %s; "
@@ -544,17 +547,17 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 	}
 
 	/* Would a fix be allowed to write here? */
-	pending = v->nplans > 0;
+	pending = v->nplans > 0 || v->would > 0;
 	if (pending && st.hibernated && !o->discard_hibernation) {
-		vol_attention(v, "Windows is hibernated (Fast Startup, hiberfil.sys \"%s\"): writing "
+		vol_attention(v, "%sWindows is hibernated (Fast Startup, hiberfil.sys \"%s\"): writing "
 		              "now could corrupt the volume when Windows resumes; nothing was written. "
 		              "Shut Windows down fully, or rerun with --discard-hibernation to discard "
-		              "the hibernated session", st.hiber_magic);
+		              "the hibernated session", o->fix ? "" : "fix will refuse: ", st.hiber_magic);
 	} else if (pending && v->journal_unclean && !o->discard_journal) {
-		vol_attention(v, "the NTFS journal ($LogFile%s%s) holds changes Windows has not "
+		vol_attention(v, "%sthe NTFS journal ($LogFile%s%s) holds changes Windows has not "
 		              "applied: nothing was written. Boot Windows once to replay it, run "
 		              "ntfsrecover on the volume, or rerun with --discard-journal to reset it "
-		              "(its unapplied changes are lost)",
+		              "(its unapplied changes are lost)", o->fix ? "" : "fix will refuse: ",
 		              st.journal_version[0] ? " v" : "", st.journal_version);
 	} else {
 		pending = false;

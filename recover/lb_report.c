@@ -100,10 +100,13 @@ void lb_report_summary(json_t *r, FILE *out)
 				fprintf(out, " - no Windows");
 			fprintf(out, "\n");
 			json_array_foreach(insts, k, in) {
-				fprintf(out, "    %s %s: %s %s%s%s\n", s(in, "system_root"),
-				        s(in, "hostname")[0] ? s(in, "hostname") : "(unknown host)",
-				        s(in, "product_name"), s(in, "build")[0] ? "build " : "",
-				        s(in, "build"), "");
+				fprintf(out, "    %s %s", s(in, "system_root"),
+				        s(in, "hostname")[0] ? s(in, "hostname") : "(unknown host)");
+				if (s(in, "product_name")[0])
+					fprintf(out, " %s", s(in, "product_name"));
+				if (s(in, "build")[0])
+					fprintf(out, " build %s", s(in, "build"));
+				fprintf(out, "\n");
 				json_array_foreach(json_object_get(in, "findings"), m, f) {
 					fprintf(out, "      %-10s %s %s  %s", s(f, "verdict"), s(f, "mtime"),
 					        s(f, "path"), s(f, "action"));
