@@ -16,8 +16,8 @@ static const char scan_help[] =
 
 static const char fix_help[] =
 "usage: loopbreaker fix [--playbook NAME] [--report FILE] [--evidence FILE] [--json]\n"
-"                       [--force] [--delete] [--discard-hibernation] [--discard-journal]\n"
-"                       [--exclude DEV] [TARGET...]\n"
+"                       [--force] [--delete] [--discard-hibernation]\n"
+"                       [--replay-journal | --discard-journal] [--exclude DEV] [TARGET...]\n"
 "\n"
 "Applies the playbook.  First every target is scanned read-only; then the\n"
 "evidence bundle (every file to be removed, with its times and SHA-256) is\n"
@@ -41,6 +41,8 @@ static const char fix_only_help[] =
 "  --delete              delete bad files instead of moving them to quarantine\n"
 "  --discard-hibernation write although Windows is hibernated (Fast Startup): the\n"
 "                        hibernated session is discarded (hiberfil.sys signature cleared)\n"
+"  --replay-journal      when the NTFS journal holds unapplied changes, apply them first\n"
+"                        with ntfsrecover (as Windows would at boot), then fix\n"
 "  --discard-journal     write although the NTFS journal holds unapplied changes: the\n"
 "                        journal is reset and those changes are lost\n";
 
@@ -61,7 +63,7 @@ static void help(bool fix)
 }
 
 enum { O_PLAYBOOK = 256, O_REPORT, O_JSON, O_EVIDENCE, O_FORCE, O_DELETE, O_DHIBER, O_DJOURNAL,
-       O_EXCLUDE };
+       O_RJOURNAL, O_EXCLUDE };
 
 static int run(int argc, char **argv, bool fix)
 {
@@ -74,6 +76,7 @@ static int run(int argc, char **argv, bool fix)
 		{ "delete", no_argument, NULL, O_DELETE },
 		{ "discard-hibernation", no_argument, NULL, O_DHIBER },
 		{ "discard-journal", no_argument, NULL, O_DJOURNAL },
+		{ "replay-journal", no_argument, NULL, O_RJOURNAL },
 		{ "exclude", required_argument, NULL, O_EXCLUDE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -96,7 +99,7 @@ static int run(int argc, char **argv, bool fix)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		if (!fix && (c == O_EVIDENCE || c == O_FORCE || c == O_DELETE || c == O_DHIBER ||
-		             c == O_DJOURNAL)) {
+		             c == O_DJOURNAL || c == O_RJOURNAL)) {
 			fprintf(stderr, "loopbreaker scan: %s is a fix option (scan never writes)\n",
 			        argv[optind - 1]);
 			return LB_EXIT_INPUT;
@@ -122,6 +125,7 @@ static int run(int argc, char **argv, bool fix)
 		case O_DELETE: o.delete_files = true; break;
 		case O_DHIBER: o.discard_hibernation = true; break;
 		case O_DJOURNAL: o.discard_journal = true; break;
+		case O_RJOURNAL: o.replay_journal = true; break;
 		case O_EXCLUDE:
 			if (nexcl < sizeof(excl) / sizeof(excl[0]))
 				excl[nexcl++] = optarg;
@@ -131,6 +135,11 @@ static int run(int argc, char **argv, bool fix)
 			fprintf(stderr, "try 'loopbreaker %s --help'\n", fix ? "fix" : "scan");
 			return LB_EXIT_INPUT;
 		}
+	}
+	if (o.replay_journal && o.discard_journal) {
+		fprintf(stderr, "loopbreaker fix: --replay-journal and --discard-journal exclude each "
+		        "other\n");
+		return LB_EXIT_INPUT;
 	}
 	if (npbs == 0)
 		pbs[npbs++] = lb_playbook_builtin("crowdstrike-2024-07-19");

@@ -15,6 +15,7 @@
 
 #include "lb_evidence.h"
 #include "lb_ntfs.h"
+#include "lb_ntfs_replay.h"
 #include "lb_partition.h"
 #include "lb_source.h"
 #include "lb_windows.h"
@@ -553,11 +554,11 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 		              "now could corrupt the volume when Windows resumes; nothing was written. "
 		              "Shut Windows down fully, or rerun with --discard-hibernation to discard "
 		              "the hibernated session", o->fix ? "" : "fix will refuse: ", st.hiber_magic);
-	} else if (pending && v->journal_unclean && !o->discard_journal) {
+	} else if (pending && v->journal_unclean && !o->discard_journal && !o->replay_journal) {
 		vol_attention(v, "%sthe NTFS journal ($LogFile%s%s) holds changes Windows has not "
-		              "applied: nothing was written. Boot Windows once to replay it, run "
-		              "ntfsrecover on the volume, or rerun with --discard-journal to reset it "
-		              "(its unapplied changes are lost)", o->fix ? "" : "fix will refuse: ",
+		              "applied: nothing was written. Rerun with --replay-journal to apply "
+		              "them first (ntfsrecover, as Windows would at boot), or with "
+		              "--discard-journal to reset the journal (its unapplied changes are lost)", o->fix ? "" : "fix will refuse: ",
 		              st.journal_version[0] ? " v" : "", st.journal_version);
 	} else {
 		pending = false;
@@ -569,7 +570,8 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 			json_object_set_new(v->plans[i].finding, "reason",
 			                    json_string(st.hibernated && !o->discard_hibernation
 			                                ? "volume is hibernated (--discard-hibernation)"
-			                                : "NTFS journal not replayed (--discard-journal)"));
+			                                : "NTFS journal not replayed (--replay-journal or "
+			                                  "--discard-journal)"));
 			free(v->plans[i].data);
 			json_decref(v->plans[i].meta);
 		}
@@ -736,9 +738,33 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
 	lb_err_clear(&err);
 	if (o->discard_hibernation && v->hibernated)
 		flags |= LB_NTFS_DISCARD_HIBERNATION;
-	if (o->discard_journal && v->journal_unclean)
-		flags |= LB_NTFS_DISCARD_JOURNAL;
 	snprintf(name, sizeof(name), "%s#p%d", t->path, v->partno);
+	if (o->replay_journal && v->journal_unclean && !o->discard_journal) {
+		char out[2048];
+		struct lb_ntfs_state st;
+
+		if (lb_ntfs_replay_journal(src, v->partno, v->offset, v->size, out, sizeof(out), &err))
+			goto skipped_err;
+		/* ntfsrecover must have left a clean journal */
+		win = lb_io_window(src->io, v->offset, v->size, name, &err);
+		if (!win || lb_ntfs_open(win, LB_NTFS_RDONLY, &ntfs, &err)) {
+			lb_io_close(win);
+			goto skipped_err;
+		}
+		lb_ntfs_state(ntfs, &st, &err);
+		lb_ntfs_close(ntfs, &err);
+		lb_io_close(win);
+		ntfs = NULL;
+		if (!st.journal_known || !st.journal_clean) {
+			lb_err_set(&err, LB_EK_REFUSED, 0, "the NTFS journal is still not clean after "
+			           "ntfsrecover: nothing was written");
+			goto skipped_err;
+		}
+		add_reason(v->j, "NTFS journal replayed with ntfsrecover before the fix");
+		json_object_set_new(json_object_get(v->j, "state"), "journal_replayed", json_true());
+	} else if (o->discard_journal && v->journal_unclean) {
+		flags |= LB_NTFS_DISCARD_JOURNAL;
+	}
 	win = lb_io_window(src->io, v->offset, v->size, name, &err);
 	if (!win || lb_ntfs_open(win, flags, &ntfs, &err)) {
 		vol_error(v, &err);
@@ -766,6 +792,8 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
 	if (v->status == VS_CLEAN)
 		v->status = VS_FIXED;
 	return;
+skipped_err:
+	vol_error(v, &err);
 skipped:
 	for (size_t i = 0; i < v->nplans; i++)
 		if (v->plans[i].finding) {

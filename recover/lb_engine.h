@@ -21,6 +21,7 @@ struct lb_options {
 	bool delete_files;          /* delete instead of quarantine */
 	bool discard_hibernation;
 	bool discard_journal;
+	bool replay_journal;        /* replay an unclean journal with ntfsrecover first */
 	const char *evidence_path;  /* NULL: ./loopbreaker-evidence-<time>.tar.zst */
 	const struct lb_playbook *const *playbooks;
 	size_t nplaybooks;

@@ -1,0 +1,481 @@
+/* lb_bitlocker_dis.c - decrypting lb_io layer over libdislocker.
+ *
+ * The volume is probed with our own parser first (lb_bitlocker.c): that
+ * gives the protector list for messages, refuses damaged metadata that
+ * dislocker would mishandle, and lets us point dislocker at the metadata
+ * copy we validated.  Then dis_initialize() verifies the key (AES-CCM tag
+ * of the VMK): nothing is written before that succeeds.
+ *
+ * I/O is always handed to dislock()/enlock() in whole sectors; unaligned
+ * requests go through a bounce buffer (read-modify-write for writes). */
+#include "lb_bitlocker.h"
+#include "lb_keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <dislocker/dislocker.h>
+#include <dislocker/config.h>
+#include <dislocker/inouts/inouts.h>
+#include <dislocker/return_values.h>
+
+#define BL_CHUNK (1u << 20)   /* largest transfer handed to dislocker at once */
+
+struct bl_ctx {
+	dis_context_t dis;
+	unsigned ss;
+	uint8_t *bounce;          /* BL_CHUNK + 2 sectors */
+	size_t bounce_cap;
+};
+
+static int bl_xfer(struct lb_io *io, uint8_t *rbuf, const uint8_t *wbuf, size_t n, uint64_t off)
+{
+	struct bl_ctx *c = io->ctx;
+	uint64_t ss = c->ss;
+
+	while (n > 0) {
+		uint64_t a_off = off - off % ss;
+		size_t head = (size_t)(off - a_off);
+		size_t chunk = n < BL_CHUNK ? n : BL_CHUNK;
+		size_t span = (size_t)(((head + chunk) + ss - 1) / ss * ss);
+		bool aligned = head == 0 && chunk % ss == 0;
+		int r;
+
+		if (a_off + span > io->size)
+			return -EINVAL;
+		if (!wbuf) {
+			if (aligned) {
+				r = dislock(c->dis, rbuf, (off_t)a_off, span);
+			} else {
+				r = dislock(c->dis, c->bounce, (off_t)a_off, span);
+				if (r == (int)span)
+					memcpy(rbuf, c->bounce + head, chunk);
+			}
+		} else {
+			if (aligned) {
+				memcpy(c->bounce, wbuf, chunk);   /* enlock takes a non-const buffer */
+			} else {
+				r = dislock(c->dis, c->bounce, (off_t)a_off, span);
+				if (r != (int)span)
+					return r < 0 ? (r == -EFAULT ? -EIO : r) : -EIO;
+				memcpy(c->bounce + head, wbuf, chunk);
+			}
+			r = enlock(c->dis, c->bounce, (off_t)a_off, span);
+			if (r == -EFAULT)   /* overlaps a metadata block, or bad state */
+				return -EPERM;
+		}
+		if (r < 0)
+			return r == -EFAULT ? -EIO : r;
+		if (r != (int)span)
+			return -EIO;
+		n -= chunk;
+		off += chunk;
+		if (rbuf)
+			rbuf += chunk;
+		if (wbuf)
+			wbuf += chunk;
+	}
+	return 0;
+}
+
+static int bl_pread(struct lb_io *io, void *buf, size_t n, uint64_t off)
+{
+	return bl_xfer(io, buf, NULL, n, off);
+}
+
+static int bl_pwrite(struct lb_io *io, const void *buf, size_t n, uint64_t off)
+{
+	if (!io->writable)
+		return -EROFS;
+	return bl_xfer(io, NULL, buf, n, off);
+}
+
+static int bl_sync(struct lb_io *io)
+{
+	struct bl_ctx *c = io->ctx;
+	int fd = get_fvevol_fd(c->dis);
+
+	if (fd >= 0 && fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+		return -errno;
+	return 0;
+}
+
+static void bl_destroy(struct lb_io *io)
+{
+	struct bl_ctx *c = io->ctx;
+
+	if (!c)
+		return;
+	if (c->dis)
+		dis_destroy(c->dis);
+	if (c->bounce) {
+		sodium_memzero(c->bounce, c->bounce_cap);
+		free(c->bounce);
+	}
+	free(c);
+	io->ctx = NULL;
+}
+
+static const struct lb_io_ops bl_ops = {
+	.pread = bl_pread,
+	.pwrite = bl_pwrite,
+	.sync = bl_sync,
+	.destroy = bl_destroy,
+};
+
+/* Lists the GUIDs of the protectors of one type: "{A}, {B}". */
+static void list_protectors(const struct lb_bitlocker_info *info, enum lb_bl_protector_type t,
+                            char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < info->n_protectors; i++) {
+		if (info->protectors[i].type != t)
+			continue;
+		int k = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", info->protectors[i].guid);
+		if (k < 0 || (size_t)k >= cap - o)
+			break;
+		o += (size_t)k;
+	}
+}
+
+static void list_all_protectors(const struct lb_bitlocker_info *info, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < info->n_protectors; i++) {
+		int k = snprintf(out + o, cap - o, "%s%s %s", o ? ", " : "",
+		                 lb_bl_protector_type_name(info->protectors[i].type),
+		                 info->protectors[i].guid);
+		if (k < 0 || (size_t)k >= cap - o)
+			break;
+		o += (size_t)k;
+	}
+}
+
+static int count_type(const struct lb_bitlocker_info *info, enum lb_bl_protector_type t,
+                      int *first)
+{
+	int n = 0;
+
+	*first = -1;
+	for (unsigned i = 0; i < info->n_protectors; i++) {
+		if (info->protectors[i].type == t) {
+			if (*first < 0)
+				*first = (int)i;
+			n++;
+		}
+	}
+	return n;
+}
+
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* Reads the key ID out of a .BEK startup-key file: a 48-byte metadata
+ * header, then an entry of type 6 (startup key), value type 9 (external
+ * key) whose GUID is the ID of the protector it opens. */
+static int bek_guid(const char *path, char guid[LB_GUID_STRLEN], struct lb_err *err)
+{
+	uint8_t buf[4096];
+	ssize_t n;
+	uint32_t size, pos = 48;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return lb_err_set(err, LB_EK_INPUT, errno, "startup key file %s", path);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return lb_err_set(err, LB_EK_INPUT, errno, "startup key file %s", path);
+	size = n >= 16 ? le32(buf) : 0;
+	if (n < 48 + 8 + 24 || size != (uint32_t)n || le32(buf + 4) != 1 || le32(buf + 8) != 48 ||
+	    le32(buf + 12) != size) {
+		sodium_memzero(buf, sizeof(buf));
+		return lb_err_set(err, LB_EK_INPUT, 0,
+		                  "%s is not a BitLocker startup key (.BEK) file", path);
+	}
+	while (pos + 8 <= size) {
+		uint16_t esz = le16(buf + pos);
+
+		if (esz < 8 || esz > size - pos)
+			break;
+		if (le16(buf + pos + 2) == 6 && le16(buf + pos + 4) == 9 && esz >= 24) {
+			lb_guid_format(buf + pos + 8, guid);
+			sodium_memzero(buf, sizeof(buf));
+			return 0;
+		}
+		pos += esz;
+	}
+	sodium_memzero(buf, sizeof(buf));
+	return lb_err_set(err, LB_EK_INPUT, 0, "%s: no startup key found in the .BEK file", path);
+}
+
+/* Restores LC_ALL as it was before dislocker's setlocale(LC_ALL, ""). */
+struct saved_locale {
+	char *all;
+};
+
+static void locale_save(struct saved_locale *s)
+{
+	const char *cur = setlocale(LC_ALL, NULL);
+
+	s->all = cur ? strdup(cur) : NULL;
+}
+
+static void locale_restore(struct saved_locale *s)
+{
+	if (s->all) {
+		setlocale(LC_ALL, s->all);
+		free(s->all);
+		s->all = NULL;
+	}
+}
+
+struct lb_io *lb_bitlocker_open(const char *path, uint64_t offset, uint64_t size,
+                                const struct lb_bitlocker_key *key, bool writable,
+                                struct lb_err *err)
+{
+	return lb_bitlocker_open2(path, offset, size, key, writable, NULL, err);
+}
+
+struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t size,
+                                 const struct lb_bitlocker_key *key, bool writable,
+                                 char used_protector[LB_GUID_STRLEN], struct lb_err *err)
+{
+	struct lb_bitlocker_info *info = NULL;
+	struct bl_ctx *c = NULL;
+	struct lb_io *io = NULL;
+	struct saved_locale loc = { NULL };
+	char rp[LB_RP_LEN + 1];
+	char want[LB_GUID_STRLEN] = "";
+	char list[512];
+	char name[256];
+	dis_context_t dis = NULL;
+	enum lb_bl_protector_type ptype;
+	const char *what;
+	int first, nprot, ret;
+	int on = 1, ro = writable ? 0 : 1, force_block;
+	DIS_LOGS quiet = L_QUIET;
+	off_t doff = (off_t)offset;
+
+	sodium_memzero(rp, sizeof(rp));
+	if (used_protector)
+		used_protector[0] = '\0';
+	if (!path || !key) {
+		lb_err_set(err, LB_EK_INTERNAL, EINVAL, "lb_bitlocker_open: missing path or key");
+		return NULL;
+	}
+	if (sodium_init() < 0) {
+		lb_err_set(err, LB_EK_INTERNAL, 0, "libsodium initialisation failed");
+		return NULL;
+	}
+	info = calloc(1, sizeof(*info));
+	if (!info) {
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
+		return NULL;
+	}
+	if (lb_bitlocker_probe_file(path, offset, size, info, err))
+		goto fail;
+
+	switch (key->kind) {
+	case LB_BLK_RECOVERY_PASSWORD:
+		ptype = LB_BLP_RECOVERY_PASSWORD;
+		what = "recovery password";
+		if (lb_rp_normalize(key->secret, rp, err))
+			goto fail;
+		break;
+	case LB_BLK_PASSWORD:
+		ptype = LB_BLP_PASSWORD;
+		what = "password";
+		if (!key->secret || !key->secret[0]) {
+			lb_err_set(err, LB_EK_INPUT, 0, "empty BitLocker password");
+			goto fail;
+		}
+		break;
+	case LB_BLK_BEK_FILE:
+		ptype = LB_BLP_STARTUP_KEY;
+		what = "startup key";
+		if (!key->secret || !key->secret[0]) {
+			lb_err_set(err, LB_EK_INPUT, 0, "no startup key (.BEK) file given");
+			goto fail;
+		}
+		if (bek_guid(key->secret, want, err))
+			goto fail;
+		break;
+	case LB_BLK_CLEAR_KEY:
+		ptype = LB_BLP_CLEAR_KEY;
+		what = "clear key";
+		break;
+	default:
+		lb_err_set(err, LB_EK_INTERNAL, EINVAL, "lb_bitlocker_open: unknown key kind %d",
+		           (int)key->kind);
+		goto fail;
+	}
+
+	nprot = count_type(info, ptype, &first);
+	if (ptype == LB_BLP_STARTUP_KEY) {
+		first = lb_bitlocker_find_protector(info, want);
+		if (first < 0 || info->protectors[first].type != LB_BLP_STARTUP_KEY) {
+			list_protectors(info, LB_BLP_STARTUP_KEY, list, sizeof(list));
+			lb_err_set(err, LB_EK_REFUSED, 0,
+			           "%s: startup key %s does not belong to this volume (its startup-key"
+			           " protectors: %s)", path, want, list[0] ? list : "none");
+			goto fail;
+		}
+	} else if (nprot == 0) {
+		list_all_protectors(info, list, sizeof(list));
+		if (ptype == LB_BLP_CLEAR_KEY)
+			lb_err_set(err, LB_EK_REFUSED, 0,
+			           "%s: BitLocker protection is not suspended (no clear key); protectors: %s",
+			           path, list);
+		else
+			lb_err_set(err, LB_EK_REFUSED, 0, "%s: volume has no %s protector; protectors: %s",
+			           path, what, list);
+		goto fail;
+	}
+	if (info->state != LB_BLS_ENCRYPTED || info->next_state != LB_BLS_ENCRYPTED) {
+		if (writable || info->state == LB_BLS_CONVERTING) {
+			lb_err_set(err, LB_EK_REFUSED, 0,
+			           "%s: BitLocker volume is not fully encrypted (state %s, next %u);"
+			           " let Windows finish or pause the conversion first", path,
+			           lb_bl_state_name(info->state), info->next_state);
+			goto fail;
+		}
+	}
+	if (info->volume_size == 0 || info->volume_size % info->sector_size ||
+	    (size && info->volume_size > size)) {
+		lb_err_set(err, LB_EK_INPUT, 0,
+		           "%s: BitLocker volume size %" PRIu64 " does not fit the partition (%" PRIu64
+		           " bytes, sector %u)", path, info->volume_size, size, info->sector_size);
+		goto fail;
+	}
+
+	/* ---- dislocker (not thread-safe; see lb_bitlocker.h) ---- */
+	locale_save(&loc);
+	dis = dis_new();
+	if (!dis) {
+		lb_err_set(err, LB_EK_INTERNAL, 0, "%s: dislocker context allocation failed", path);
+		goto fail;
+	}
+	force_block = (int)info->metadata_used + 1;
+	dis_setopt(dis, DIS_OPT_VERBOSITY, &quiet);   /* also stops dis_destroy closing stdout */
+	dis_setopt(dis, DIS_OPT_VOLUME_PATH, path);
+	dis_setopt(dis, DIS_OPT_VOLUME_OFFSET, &doff);
+	dis_setopt(dis, DIS_OPT_READ_ONLY, &ro);
+	dis_setopt(dis, DIS_OPT_FORCE_BLOCK, &force_block);
+	switch (key->kind) {
+	case LB_BLK_RECOVERY_PASSWORD:
+		dis_setopt(dis, DIS_OPT_USE_RECOVERY_PASSWORD, &on);
+		dis_setopt(dis, DIS_OPT_SET_RECOVERY_PASSWORD, rp);
+		sodium_memzero(rp, sizeof(rp));
+		break;
+	case LB_BLK_PASSWORD:
+		dis_setopt(dis, DIS_OPT_USE_USER_PASSWORD, &on);
+		dis_setopt(dis, DIS_OPT_SET_USER_PASSWORD, key->secret);
+		break;
+	case LB_BLK_BEK_FILE:
+		dis_setopt(dis, DIS_OPT_USE_BEK_FILE, &on);
+		dis_setopt(dis, DIS_OPT_SET_BEK_FILE_PATH, key->secret);
+		break;
+	case LB_BLK_CLEAR_KEY:
+		dis_setopt(dis, DIS_OPT_USE_CLEAR_KEY, &on);
+		break;
+	}
+	ret = dis_initialize(dis);   /* on failure the context is already destroyed */
+	locale_restore(&loc);
+	if (ret != DIS_RET_SUCCESS) {
+		dis = NULL;
+		switch (ret) {
+		case DIS_RET_ERROR_VMK_RETRIEVAL:
+			if (ptype == LB_BLP_STARTUP_KEY)
+				lb_err_set(err, LB_EK_REFUSED, 0,
+				           "%s: startup key file does not open protector %s", path, want);
+			else if (nprot == 1 || ptype == LB_BLP_CLEAR_KEY)
+				lb_err_set(err, LB_EK_REFUSED, 0, "wrong %s for protector %s", what,
+				           info->protectors[first].guid);
+			else {
+				list_protectors(info, ptype, list, sizeof(list));
+				lb_err_set(err, LB_EK_REFUSED, 0,
+				           "wrong %s for protectors %s (dislocker only tries the first)",
+				           what, list);
+			}
+			break;
+		case DIS_RET_ERROR_VOLUME_STATE_NOT_SAFE:
+			lb_err_set(err, LB_EK_REFUSED, 0,
+			           "%s: BitLocker volume is mid-conversion; refusing to decrypt it", path);
+			break;
+		case DIS_RET_ERROR_FILE_OPEN:
+		case DIS_RET_ERROR_FILE_READ:
+		case DIS_RET_ERROR_FILE_SEEK:
+			lb_err_set(err, LB_EK_IO, dis_errno > 0 ? dis_errno : 0,
+			           "%s: dislocker could not read the volume (code %d)", path, ret);
+			break;
+		case DIS_RET_ERROR_CRYPTO_ALGORITHM_UNSUPPORTED:
+			lb_err_set(err, LB_EK_INPUT, 0, "%s: encryption method 0x%04x not supported",
+			           path, info->method);
+			break;
+		default:
+			lb_err_set(err, LB_EK_INPUT, 0,
+			           "%s: dislocker refused the volume (code %d, key %s checked against"
+			           " protector %s)", path, ret, what,
+			           first >= 0 ? info->protectors[first].guid : "?");
+			break;
+		}
+		goto fail;
+	}
+	if (dis_inouts_sector_size(dis) != info->sector_size ||
+	    dis_inouts_volume_size(dis) != info->volume_size) {
+		lb_err_set(err, LB_EK_INPUT, 0,
+		           "%s: dislocker sees %" PRIu64 " bytes in %u-byte sectors, metadata says %" PRIu64
+		           " in %u-byte sectors", path, (uint64_t)dis_inouts_volume_size(dis),
+		           dis_inouts_sector_size(dis), info->volume_size, info->sector_size);
+		goto fail;
+	}
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto nomem;
+	c->dis = dis;
+	c->ss = info->sector_size;
+	c->bounce_cap = BL_CHUNK + 2 * (size_t)c->ss;
+	c->bounce = malloc(c->bounce_cap);
+	if (!c->bounce)
+		goto nomem;
+	snprintf(name, sizeof(name), "%s@%" PRIu64 " [bitlocker]", path, offset);
+	io = lb_io_new(&bl_ops, c, info->volume_size, info->sector_size, writable, name);
+	if (!io)
+		goto nomem;
+	if (used_protector && first >= 0)
+		memcpy(used_protector, info->protectors[first].guid, LB_GUID_STRLEN);
+	free(info);
+	return io;
+
+nomem:
+	lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
+fail:
+	sodium_memzero(rp, sizeof(rp));
+	locale_restore(&loc);
+	if (c) {
+		free(c->bounce);
+		free(c);
+	}
+	if (dis)
+		dis_destroy(dis);
+	free(info);
+	return NULL;
+}

@@ -1,0 +1,366 @@
+/* lb_keys.c - recovery password checks and the key store. */
+#define LB_KEYS_INTERNAL
+#include "lb_keys.h"
+#include "lb_bitlocker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+/* ---- recovery passwords ---- */
+
+enum lb_rp_block_status lb_rp_check_block(const char *b, size_t len)
+{
+	unsigned long v = 0;
+	unsigned long scale = 1;
+
+	if (len > 6)
+		return LB_RP_BLOCK_TOO_LONG;
+	for (size_t i = 0; i < len; i++) {
+		if (b[i] < '0' || b[i] > '9')
+			return LB_RP_BLOCK_NOT_DIGITS;
+		v = v * 10 + (unsigned long)(b[i] - '0');
+	}
+	for (size_t i = len; i < 6; i++)
+		scale *= 10;
+	if (v * scale >= 720896UL)   /* even the smallest completion is too large */
+		return LB_RP_BLOCK_TOO_LARGE;
+	if (len < 6)
+		return LB_RP_BLOCK_INCOMPLETE;
+	if (v % 11)
+		return LB_RP_BLOCK_NOT_MULTIPLE_OF_11;
+	return LB_RP_BLOCK_OK;
+}
+
+const char *lb_rp_block_status_text(enum lb_rp_block_status st)
+{
+	switch (st) {
+	case LB_RP_BLOCK_OK: return "ok";
+	case LB_RP_BLOCK_INCOMPLETE: return "incomplete (6 digits per block)";
+	case LB_RP_BLOCK_NOT_DIGITS: return "contains a non-digit";
+	case LB_RP_BLOCK_NOT_MULTIPLE_OF_11: return "is not a multiple of 11 (typo?)";
+	case LB_RP_BLOCK_TOO_LARGE: return "is too large (each block is below 720896)";
+	case LB_RP_BLOCK_TOO_LONG: return "has more than 6 digits";
+	}
+	return "invalid";
+}
+
+int lb_rp_normalize(const char *in, char out[LB_RP_LEN + 1], struct lb_err *err)
+{
+	char d[48];
+	size_t n = 0;
+	int rc = 0;
+
+	if (out)
+		sodium_memzero(out, LB_RP_LEN + 1);
+	if (!in)
+		return lb_err_set(err, LB_EK_INPUT, 0, "no recovery password given");
+	for (const char *p = in; *p; p++) {
+		char ch = *p;
+
+		if (ch == '-' || ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+			continue;
+		if (ch < '0' || ch > '9') {
+			rc = lb_err_set(err, LB_EK_INPUT, 0,
+			                "recovery password contains a character that is not a digit or dash");
+			goto out;
+		}
+		if (n == 48) {
+			rc = lb_err_set(err, LB_EK_INPUT, 0, "recovery password has more than 48 digits");
+			goto out;
+		}
+		d[n++] = ch;
+	}
+	if (n != 48) {
+		rc = lb_err_set(err, LB_EK_INPUT, 0, "recovery password has %zu digits, expected 48", n);
+		goto out;
+	}
+	for (int b = 0; b < 8; b++) {
+		enum lb_rp_block_status st = lb_rp_check_block(d + 6 * b, 6);
+
+		if (st != LB_RP_BLOCK_OK) {
+			rc = lb_err_set(err, LB_EK_INPUT, 0, "recovery password block %d %s", b + 1,
+			                lb_rp_block_status_text(st));
+			goto out;
+		}
+	}
+	if (out) {
+		for (int b = 0; b < 8; b++) {
+			memcpy(out + 7 * b, d + 6 * b, 6);
+			if (b < 7)
+				out[7 * b + 6] = '-';
+		}
+		out[LB_RP_LEN] = '\0';
+	}
+out:
+	sodium_memzero(d, sizeof(d));
+	return rc;
+}
+
+bool lb_rp_is_valid(const char *in)
+{
+	char tmp[LB_RP_LEN + 1];
+	bool ok = lb_rp_normalize(in, tmp, NULL) == 0;
+
+	sodium_memzero(tmp, sizeof(tmp));
+	return ok;
+}
+
+/* ---- store ---- */
+
+struct lb_keystore *lb_keys_new(void)
+{
+	if (sodium_init() < 0)
+		return NULL;
+	return calloc(1, sizeof(struct lb_keystore));
+}
+
+void lb_keys_free(struct lb_keystore *ks)
+{
+	if (!ks)
+		return;
+	if (ks->secure)
+		sodium_free(ks->secure);   /* wipes */
+	if (ks->entries) {
+		sodium_memzero(ks->entries, ks->cap * sizeof(*ks->entries));
+		free(ks->entries);
+	}
+	free(ks);
+}
+
+size_t lb_keys_count(const struct lb_keystore *ks)
+{
+	return ks ? ks->n : 0;
+}
+
+const struct lb_key_entry *lb_keys_entry(const struct lb_keystore *ks, size_t i)
+{
+	return ks && i < ks->n ? &ks->entries[i] : NULL;
+}
+
+static void copy_clean(char *dst, size_t cap, const char *src)
+{
+	size_t o = 0;
+
+	if (src) {
+		for (; *src && o + 1 < cap; src++) {
+			unsigned char ch = (unsigned char)*src;
+
+			dst[o++] = (ch < 0x20 || ch == 0x7F) ? ' ' : (char)ch;
+		}
+		if (*src) {   /* truncated: drop an incomplete trailing UTF-8 sequence */
+			size_t k = o;
+
+			while (k > 0 && ((unsigned char)dst[k - 1] & 0xC0) == 0x80)
+				k--;
+			if (k > 0 && ((unsigned char)dst[k - 1] & 0xC0) == 0xC0) {
+				unsigned char lead = (unsigned char)dst[k - 1];
+				size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+
+				if (o - (k - 1) < need)
+					o = k - 1;
+			}
+		}
+	}
+	dst[o] = '\0';
+}
+
+int lbk_add(struct lb_keystore *ks, const char *guid_canon, const char rp[LB_RP_LEN + 1],
+            const char *host, const char *source, struct lb_keys_stats *st, struct lb_err *err)
+{
+	struct lb_key_entry *e;
+
+	for (size_t i = 0; i < ks->n; i++) {
+		if (strcmp(ks->entries[i].guid, guid_canon) == 0 &&
+		    sodium_memcmp(ks->entries[i].recovery_password, rp, LB_RP_LEN) == 0) {
+			if (st)
+				st->duplicates++;
+			return 0;
+		}
+	}
+	if (ks->n == ks->cap) {
+		size_t ncap = ks->cap ? ks->cap * 2 : 64;
+		struct lb_key_entry *ne = calloc(ncap, sizeof(*ne));
+		char *ns = sodium_allocarray(ncap, LB_RP_LEN + 1);
+
+		if (!ne || !ns) {
+			free(ne);
+			if (ns)
+				sodium_free(ns);
+			return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "key store");
+		}
+		if (ks->n) {
+			memcpy(ne, ks->entries, ks->n * sizeof(*ne));
+			memcpy(ns, ks->secure, ks->n * (LB_RP_LEN + 1));
+		}
+		for (size_t i = 0; i < ks->n; i++)
+			ne[i].recovery_password = ns + i * (LB_RP_LEN + 1);
+		if (ks->entries) {
+			sodium_memzero(ks->entries, ks->cap * sizeof(*ks->entries));
+			free(ks->entries);
+		}
+		if (ks->secure)
+			sodium_free(ks->secure);
+		ks->entries = ne;
+		ks->secure = ns;
+		ks->cap = ncap;
+	}
+	e = &ks->entries[ks->n];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->guid, sizeof(e->guid), "%s", guid_canon ? guid_canon : "");
+	copy_clean(e->host, sizeof(e->host), host);
+	copy_clean(e->source, sizeof(e->source), source);
+	memcpy(ks->secure + ks->n * (LB_RP_LEN + 1), rp, LB_RP_LEN + 1);
+	e->recovery_password = ks->secure + ks->n * (LB_RP_LEN + 1);
+	ks->n++;
+	if (st)
+		st->loaded++;
+	return 0;
+}
+
+const struct lb_key_entry *lb_keys_find(const struct lb_keystore *ks, const char *guid,
+                                        size_t *pos)
+{
+	char canon[LB_KEYS_GUID_STRLEN];
+	size_t start = pos ? *pos : 0;
+
+	if (!ks || lb_guid_canon(guid, canon))
+		return NULL;
+	for (size_t i = start; i < ks->n; i++) {
+		if (strcmp(ks->entries[i].guid, canon) == 0) {
+			if (pos)
+				*pos = i + 1;
+			return &ks->entries[i];
+		}
+	}
+	return NULL;
+}
+
+const struct lb_key_entry *lb_keys_lookup(const struct lb_keystore *ks, const char *guid)
+{
+	return lb_keys_find(ks, guid, NULL);
+}
+
+/* ---- files ---- */
+
+int lbk_read_file(const char *path, size_t max, char **data, size_t *len, struct lb_err *err)
+{
+	struct stat st;
+	char *buf;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*data = NULL;
+	*len = 0;
+	if (fd < 0)
+		return lb_err_set(err, LB_EK_INPUT, errno, "%s", path);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: file too large (%lld bytes)", path,
+		                  (long long)st.st_size);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t k = read(fd, buf + done, (size_t)st.st_size - done);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			int e = k < 0 ? errno : 0;
+
+			sodium_memzero(buf, done);
+			free(buf);
+			close(fd);
+			return lb_err_set(err, e ? LB_EK_IO : LB_EK_INPUT, e, "%s: read", path);
+		}
+		done += (size_t)k;
+	}
+	close(fd);
+	buf[done] = '\0';
+	*data = buf;
+	*len = done;
+	return 0;
+}
+
+void lbk_wipe_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	sodium_memzero(p, n);
+	free(p);
+}
+
+int lb_keys_load_file(struct lb_keystore *ks, const char *path, struct lb_keys_stats *stats,
+                      struct lb_err *err)
+{
+	char *data;
+	size_t len;
+	int rc;
+
+	if (!ks)
+		return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "lb_keys_load_file: no store");
+	if (lbk_read_file(path, (size_t)256 << 20, &data, &len, err))
+		return -1;
+	if (len >= 8 && memcmp(data, LBK_SEAL_MAGIC, 8) == 0) {
+		lbk_wipe_free(data, len);
+		return lb_err_set(err, LB_EK_USAGE, 0,
+		                  "%s is a sealed key bundle: open it with its passphrase", path);
+	}
+	{
+		const char *base = strrchr(path, '/');
+
+		rc = lb_keys_load_buffer(ks, data, len, base ? base + 1 : path, stats, err);
+	}
+	lbk_wipe_free(data, len + 1);
+	return rc;
+}
+
+int lb_keys_load_buffer(struct lb_keystore *ks, const char *data, size_t len, const char *name,
+                        struct lb_keys_stats *stats, struct lb_err *err)
+{
+	struct lb_keys_stats local;
+	char *utf8 = NULL;
+	size_t ulen = 0, i = 0;
+	int rc;
+
+	if (!ks || !data)
+		return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "lb_keys_load_buffer: bad arguments");
+	if (!name)
+		name = "keys";
+	memset(&local, 0, sizeof(local));
+	if (lbk_to_utf8(data, len, &utf8, &ulen, err))
+		return lb_err_wrap(err, "%s", name);
+	while (i < ulen && (utf8[i] == ' ' || utf8[i] == '\t' || utf8[i] == '\r' || utf8[i] == '\n'))
+		i++;
+	if (i < ulen && (utf8[i] == '{' || utf8[i] == '['))
+		rc = lbk_load_json(ks, utf8 + i, ulen - i, name, &local, err);
+	else
+		rc = lbk_load_csv(ks, utf8, ulen, name, &local, err);
+	lbk_wipe_free(utf8, ulen + 1);
+	if (stats) {
+		stats->rows += local.rows;
+		stats->loaded += local.loaded;
+		stats->duplicates += local.duplicates;
+		stats->bad_key += local.bad_key;
+		stats->bad_guid += local.bad_guid;
+	}
+	if (rc == 0 && local.loaded == 0 && local.duplicates == 0)
+		return lb_err_set(err, LB_EK_INPUT, 0,
+		                  "%s: no usable recovery password (%zu rows, %zu malformed keys)",
+		                  name, local.rows, local.bad_key);
+	return rc;
+}
