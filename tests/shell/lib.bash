@@ -1,0 +1,54 @@
+# Shared helpers for tests/shell/*.sh (sourced).  Env: LB_BUILD, LB_SOURCE,
+# LB_SHARED_DATA (set by ctest).
+set -euo pipefail
+LB_BUILD=${LB_BUILD:-$(pwd)}
+LB_SOURCE=${LB_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+LB_SHARED_DATA=${LB_SHARED_DATA:-$LB_SOURCE/../shared/data}
+LB=$LB_BUILD/loopbreaker
+T_NAME=$(basename "$0" .sh)
+WORK=$LB_BUILD/tests-work/shell-$T_NAME
+rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK"
+T_FAILS=0
+T_CHECKS=0
+
+fail() { echo "FAIL: $*" >&2; T_FAILS=$((T_FAILS + 1)); }
+check() { # check DESCRIPTION COMMAND...
+	local d=$1; shift
+	T_CHECKS=$((T_CHECKS + 1))
+	if ! "$@"; then fail "$d"; fi
+}
+eq() { # eq DESCRIPTION ACTUAL EXPECTED
+	T_CHECKS=$((T_CHECKS + 1))
+	if [ "$2" != "$3" ]; then fail "$1: got '$2', expected '$3'"; fi
+}
+# jget FILE PYTHON-EXPR-ON-r  e.g. jget r.json 'r["status"]'
+jget() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# run EXPECTED_EXIT ARGS... : runs loopbreaker, report in last.json
+run() {
+	local want=$1; shift
+	local got=0
+	"$LB" "$@" --json > last.json 2> last.err || got=$?
+	T_CHECKS=$((T_CHECKS + 1))
+	if [ "$got" != "$want" ]; then
+		fail "loopbreaker $* exited $got, expected $want"; cat last.err >&2
+	fi
+}
+done_tests() {
+	echo "$T_NAME: $T_CHECKS checks, $T_FAILS failed"
+	[ "$T_FAILS" = 0 ]
+}
+# A partition image of the Windows-made NTFS volume (ntfs-lastaccess), with a
+# small Windows tree written through an ntfs-3g FUSE mount (test set-up only).
+windows_made_volume() { # OUT
+	gzip -dc "$LB_SHARED_DATA/ntfs/ntfs-lastaccess.raw.gz" | dd of="$1.disk" bs=1M status=none
+	dd if="$1.disk" of="$1" bs=65536 skip=1 count=4048 status=none
+	rm -f "$1.disk"
+	mkdir -p mnt
+	ntfs-3g "$1" mnt
+	mkdir -p mnt/Windows/System32/config mnt/Windows/System32/drivers/CrowdStrike
+	xz -dc "$LB_SHARED_DATA/hives/SYSTEM.xz" > mnt/Windows/System32/config/SYSTEM
+	{ printf '\xaa\xaa\xaa\xaa\x01\x00\x23\x01'; head -c 4088 /dev/urandom; } \
+		> mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
+	touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
+	umount mnt
+}
