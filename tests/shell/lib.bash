@@ -15,7 +15,7 @@ fail() { echo "FAIL: $*" >&2; T_FAILS=$((T_FAILS + 1)); }
 check() { # check DESCRIPTION COMMAND...
 	local d=$1; shift
 	T_CHECKS=$((T_CHECKS + 1))
-	if ! "$@"; then fail "$d"; fi
+	if ! "$@" >/dev/null; then fail "$d"; fi
 }
 eq() { # eq DESCRIPTION ACTUAL EXPECTED
 	T_CHECKS=$((T_CHECKS + 1))
