@@ -44,7 +44,10 @@ static const char fix_only_help[] =
 "  --replay-journal      when the NTFS journal holds unapplied changes, apply them first\n"
 "                        with ntfsrecover (as Windows would at boot), then fix\n"
 "  --discard-journal     write although the NTFS journal holds unapplied changes: the\n"
-"                        journal is reset and those changes are lost\n";
+"                        journal is reset and those changes are lost\n"
+"  --fault-inject cut:N|eio:N\n"
+"                        testing only: drop every write after the N-th (power cut), or\n"
+"                        fail the N-th write with EIO\n";
 
 static const char exit_help[] =
 "\n"
@@ -63,7 +66,7 @@ static void help(bool fix)
 }
 
 enum { O_PLAYBOOK = 256, O_REPORT, O_JSON, O_EVIDENCE, O_FORCE, O_DELETE, O_DHIBER, O_DJOURNAL,
-       O_RJOURNAL, O_EXCLUDE };
+       O_RJOURNAL, O_EXCLUDE, O_FAULT };
 
 static int run(int argc, char **argv, bool fix)
 {
@@ -78,6 +81,7 @@ static int run(int argc, char **argv, bool fix)
 		{ "discard-journal", no_argument, NULL, O_DJOURNAL },
 		{ "replay-journal", no_argument, NULL, O_RJOURNAL },
 		{ "exclude", required_argument, NULL, O_EXCLUDE },
+		{ "fault-inject", required_argument, NULL, O_FAULT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -85,6 +89,7 @@ static int run(int argc, char **argv, bool fix)
 	const char *excl[64];
 	size_t npbs = 0, nexcl = 0;
 	struct lb_options o;
+	struct lb_fault fault;
 	const char *report_path = NULL;
 	bool json = false;
 	char **discovered = NULL;
@@ -129,6 +134,13 @@ static int run(int argc, char **argv, bool fix)
 		case O_EXCLUDE:
 			if (nexcl < sizeof(excl) / sizeof(excl[0]))
 				excl[nexcl++] = optarg;
+			break;
+		case O_FAULT:
+			if (lb_fault_parse(optarg, &fault)) {
+				fprintf(stderr, "loopbreaker: --fault-inject takes cut:N or eio:N\n");
+				return LB_EXIT_INPUT;
+			}
+			o.fault = &fault;
 			break;
 		case 'h': help(fix); return 0;
 		default:

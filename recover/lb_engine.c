@@ -706,8 +706,18 @@ static int apply_plan(struct run *run, struct volume *v, struct lb_ntfs *ntfs, s
 		return 0;
 	}
 	snprintf(qdir, sizeof(qdir), "\\loopbreaker.quarantine\\%s", run->stamp);
-	if (lb_ntfs_mkdir_p(ntfs, qdir, err))
-		return -1;
+	if (lb_ntfs_mkdir_p(ntfs, qdir, err)) {
+		/* \loopbreaker.quarantine itself may be damaged (an earlier run
+		 * cut off mid-way): use a fresh top-level directory instead. */
+		struct lb_err e2;
+
+		snprintf(qdir, sizeof(qdir), "\\loopbreaker.quarantine-%s", run->stamp);
+		lb_err_clear(&e2);
+		if (lb_ntfs_mkdir_p(ntfs, qdir, &e2))
+			return -1;
+		add_reason(v->j, "quarantine directory unusable (%s); used %s", err->msg, qdir);
+		lb_err_clear(err);
+	}
 	snprintf(qpath, sizeof(qpath), "%s\\%s", qdir, p->name);
 	for (int n = 1; (rc = lb_ntfs_stat(ntfs, qpath, &st, err)) == 0 && n < 1000; n++)
 		snprintf(qpath, sizeof(qpath), "%s\\%s.%d", qdir, p->name, n);
@@ -879,6 +889,7 @@ static void apply_all(struct run *run)
 	for (size_t ti = 0; ti < run->ntargets; ti++) {
 		struct target *t = &run->targets[ti];
 		struct lb_source src;
+		struct lb_io *base;
 		bool need = false;
 
 		for (int vi = 0; vi < t->nvols; vi++)
@@ -892,6 +903,15 @@ static void apply_all(struct run *run)
 			fails++;
 			continue;
 		}
+		base = src.io;
+		if (o->fault) {
+			src.io = lb_io_faulty(base, o->fault, &err);
+			if (!src.io) {
+				src.io = base;
+				lb_source_close(&src);
+				continue;
+			}
+		}
 		for (int vi = 0; vi < t->nvols; vi++)
 			if (t->vols[vi].nplans)
 				apply_volume(run, t, &src, &t->vols[vi]);
@@ -899,6 +919,12 @@ static void apply_all(struct run *run)
 			for (int vi = 0; vi < t->nvols; vi++)
 				if (t->vols[vi].nplans)
 					vol_error(&t->vols[vi], &err);
+		json_object_set_new(t->j, "writes", json_integer((json_int_t)(o->fault ? o->fault->seen
+		                                                                   : base->writes)));
+		if (src.io != base) {
+			lb_io_close(src.io);
+			src.io = base;
+		}
 		lb_source_close(&src);
 	}
 	(void)fails;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lb_io.h"
 #include "lb_playbook.h"
 
 struct lb_options {
@@ -25,6 +26,7 @@ struct lb_options {
 	const char *evidence_path;  /* NULL: ./loopbreaker-evidence-<time>.tar.zst */
 	const struct lb_playbook *const *playbooks;
 	size_t nplaybooks;
+	struct lb_fault *fault;     /* tests only: simulated power cut / EIO on writes */
 	const char *const *exclude; /* devices not to touch (the boot medium) */
 	size_t nexclude;
 };

@@ -51,4 +51,21 @@ struct lb_io *lb_io_new(const struct lb_io_ops *ops, void *ctx, uint64_t size,
 struct lb_io *lb_io_window(struct lb_io *parent, uint64_t off, uint64_t len,
                            const char *name, struct lb_err *err);
 
+
+/* Fault injection (tests only): a layer over parent that either silently
+ * drops every write after the first `n` (LB_FAULT_CUT: a power cut after
+ * write n) or fails write number `n` with EIO (LB_FAULT_EIO).  Syncs after
+ * a cut also succeed without effect. */
+enum lb_fault_mode { LB_FAULT_NONE, LB_FAULT_CUT, LB_FAULT_EIO };
+
+struct lb_fault {
+	enum lb_fault_mode mode;
+	uint64_t n;
+	uint64_t seen;     /* writes attempted through this layer (shared counter) */
+};
+
+struct lb_io *lb_io_faulty(struct lb_io *parent, struct lb_fault *fault, struct lb_err *err);
+/* Parses "cut:N" or "eio:N". */
+int lb_fault_parse(const char *spec, struct lb_fault *out);
+
 #endif

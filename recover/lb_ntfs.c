@@ -17,6 +17,7 @@
 #include <ntfs-3g/attrib.h>
 #include <ntfs-3g/device.h>
 #include <ntfs-3g/dir.h>
+#include <ntfs-3g/index.h>
 #include <ntfs-3g/inode.h>
 #include <ntfs-3g/layout.h>
 #include <ntfs-3g/logging.h>
@@ -620,11 +621,44 @@ static int real_leaf(struct lb_ntfs *v, const char *parent, const char *leaf, ch
 	return 0;
 }
 
+/* Removes the index entry `name` from directory `parent` if it refers to
+ * inode `mft`.  Only used when that inode no longer has the name. */
+static int remove_stale_entry(struct lb_ntfs *v, const char *parent, const ntfschar *name,
+                              int len, u64 mft)
+{
+	size_t keylen = sizeof(FILE_NAME_ATTR) + (size_t)len * sizeof(ntfschar);
+	FILE_NAME_ATTR *fn = calloc(1, keylen);
+	ntfs_index_context *icx = NULL;
+	ntfs_inode *dni;
+	int rc = -1;
+
+	if (!fn)
+		return -1;
+	dni = ntfs_pathname_to_inode(v->vol, NULL, parent);
+	if (!dni)
+		goto out;
+	fn->file_name_length = (u8)len;
+	fn->file_name_type = FILE_NAME_POSIX;
+	memcpy(fn->file_name, name, (size_t)len * sizeof(ntfschar));
+	icx = ntfs_index_ctx_get(dni, NTFS_INDEX_I30, 4);
+	if (icx && ntfs_index_lookup(fn, (int)keylen, icx) == 0 &&
+	    MREF_LE(icx->entry->indexed_file) == mft)
+		rc = ntfs_index_rm(icx);
+	if (icx)
+		ntfs_index_ctx_put(icx);
+	if (ntfs_inode_close(dni))
+		rc = -1;
+out:
+	free(fn);
+	return rc;
+}
+
 static int unlink_name(struct lb_ntfs *v, const char *path, struct lb_err *err)
 {
 	char parent[4096], leaf[1024], real[1024], full[4096 + 1024 + 2];
 	ntfs_inode *ni, *dni;
 	ntfschar *u;
+	u64 mft;
 	int ulen;
 
 	if (split_path(path, parent, sizeof(parent), leaf, sizeof(leaf)))
@@ -649,10 +683,18 @@ static int unlink_name(struct lb_ntfs *v, const char *path, struct lb_err *err)
 		ntfs_inode_close(dni);
 		return -1;
 	}
+	mft = ni->mft_no;
 	/* ntfs_delete closes both inodes, on success and on error. */
 	if (ntfs_delete(v->vol, full, ni, dni, u, (u8)ulen)) {
 		int e = errno;
 
+		/* The directory lists the name but the file no longer carries
+		 * it: a stale entry left by an interrupted removal.  Drop the
+		 * entry alone. */
+		if (e == ENOENT && remove_stale_entry(v, parent, u, ulen, mft) == 0) {
+			free(u);
+			return 0;
+		}
 		free(u);
 		return lb_err_set(err, LB_EK_IO, e, "%s: removing %s", v->io->name, full);
 	}

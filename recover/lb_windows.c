@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lb_hive.h"
 
@@ -23,17 +24,17 @@ static int root_cb(void *arg, const char *name, bool is_dir)
 	struct find_ctx *c = arg;
 	char path[1024];
 	struct lb_ntfs_stat st;
+	struct lb_err e;
 	int rc;
 
-	if (!is_dir || name[0] == '$')
+	/* skip NTFS metadata and our own quarantine */
+	if (!is_dir || name[0] == '$' || !strncasecmp(name, "loopbreaker.quarantine", 22))
 		return 0;
 	snprintf(path, sizeof(path), "\\%s\\System32\\config\\SYSTEM", name);
-	rc = lb_ntfs_stat(c->v, path, &st, c->err);
-	if (rc < 0) {
-		c->failed = 1;
-		return 1;
-	}
-	if (rc == 1 || st.is_dir)
+	rc = lb_ntfs_stat(c->v, path, &st, &e);
+	/* A directory we cannot read (a damaged entry, e.g. left by a power
+	 * cut) is not an installation; it must not hide the others. */
+	if (rc != 0 || st.is_dir)
 		return 0;
 	if (c->n == c->cap) {
 		int ncap = c->cap ? c->cap * 2 : 4;

@@ -1,0 +1,100 @@
+/* lb_io_fault.c - fault injection at the device seam, for crash tests. */
+#include "lb_io.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct faulty {
+	struct lb_io *parent;
+	struct lb_fault *f;
+};
+
+static int f_pread(struct lb_io *io, void *buf, size_t n, uint64_t off)
+{
+	struct faulty *x = io->ctx;
+	struct lb_err err;
+
+	if (lb_io_pread(x->parent, buf, n, off, &err))
+		return -(err.sys_errno ? err.sys_errno : EIO);
+	return 0;
+}
+
+static int f_pwrite(struct lb_io *io, const void *buf, size_t n, uint64_t off)
+{
+	struct faulty *x = io->ctx;
+	struct lb_err err;
+	uint64_t k = ++x->f->seen;
+
+	if (x->f->mode == LB_FAULT_CUT && k > x->f->n)
+		return 0; /* the power is off: the write never reaches the disk */
+	if (x->f->mode == LB_FAULT_EIO && k == x->f->n)
+		return -EIO;
+	if (lb_io_pwrite(x->parent, buf, n, off, &err))
+		return -(err.sys_errno ? err.sys_errno : EIO);
+	return 0;
+}
+
+static int f_sync(struct lb_io *io)
+{
+	struct faulty *x = io->ctx;
+	struct lb_err err;
+
+	if (x->f->mode == LB_FAULT_CUT && x->f->seen > x->f->n)
+		return 0;
+	if (lb_io_sync(x->parent, &err))
+		return -(err.sys_errno ? err.sys_errno : EIO);
+	return 0;
+}
+
+static void f_destroy(struct lb_io *io)
+{
+	free(io->ctx);
+}
+
+static const struct lb_io_ops faulty_ops = {
+	.pread = f_pread,
+	.pwrite = f_pwrite,
+	.sync = f_sync,
+	.destroy = f_destroy,
+};
+
+struct lb_io *lb_io_faulty(struct lb_io *parent, struct lb_fault *fault, struct lb_err *err)
+{
+	struct faulty *x = calloc(1, sizeof(*x));
+	struct lb_io *io;
+
+	if (!x) {
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fault layer");
+		return NULL;
+	}
+	x->parent = parent;
+	x->f = fault;
+	io = lb_io_new(&faulty_ops, x, parent->size, parent->sector_size, parent->writable,
+	               parent->name);
+	if (!io) {
+		free(x);
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fault layer");
+	}
+	return io;
+}
+
+int lb_fault_parse(const char *spec, struct lb_fault *out)
+{
+	char *end;
+	unsigned long long n;
+
+	memset(out, 0, sizeof(*out));
+	if (!strncmp(spec, "cut:", 4))
+		out->mode = LB_FAULT_CUT;
+	else if (!strncmp(spec, "eio:", 4))
+		out->mode = LB_FAULT_EIO;
+	else
+		return -1;
+	errno = 0;
+	n = strtoull(spec + 4, &end, 10);
+	if (errno || *end || end == spec + 4)
+		return -1;
+	out->n = n;
+	return 0;
+}
