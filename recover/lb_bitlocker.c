@@ -420,6 +420,7 @@ static int probe(const struct reader *r, struct lb_bitlocker_info *out, struct l
 	struct lb_err first;
 	unsigned off_at, guid_at;
 	bool parsed = false;
+	unsigned valid = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->cipher = "unknown";
@@ -498,7 +499,7 @@ static int probe(const struct reader *r, struct lb_bitlocker_info *out, struct l
 		memcpy(&tmp, out, sizeof(tmp));
 		if (parse_block(blk, blk_size, out->metadata_offset, c, &tmp, &e))
 			goto bad;
-		out->metadata_valid |= 1u << c;
+		valid |= 1u << c;
 		if (!parsed) {
 			memcpy(out, &tmp, sizeof(*out));
 			out->metadata_used = c;
@@ -520,6 +521,7 @@ bad:
 			*err = first;
 		return lb_err_wrap(err, "all three metadata copies are bad, first");
 	}
+	out->metadata_valid = valid;
 	return 0;
 }
 

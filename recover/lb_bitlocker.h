@@ -33,7 +33,20 @@
  *    with freed memory; lb_bitlocker_open() therefore probes first, refuses
  *    such volumes itself and forces dislocker onto the copy it validated.
  *  - Writes overlapping the metadata blocks are refused by dislocker (they
- *    are hidden from the NTFS above, and read back as zeros).
+ *    are hidden from the NTFS above, and read back as zeros): EPERM here.
+ *  - dis_destroy() would fclose(stdout) unless verbosity is L_QUIET; we
+ *    always set L_QUIET (which also silences all of dislocker's logging).
+ *  - Limits of 0.7.3 and what this layer does about them:
+ *      encrypt-on-write (EOW) volumes: refused by dislocker; refused here
+ *        first with LB_EK_INPUT and a clear message;
+ *      only the first recovery-password protector is tried: a key for a
+ *        second one is reported as wrong (the message lists both IDs);
+ *      passwords are widened to UTF-16 byte by byte: we hand over Latin-1,
+ *        so characters up to U+00FF work, others are refused (LB_EK_INPUT);
+ *      Windows 11 .BEK files are rejected: a stripped copy is written to a
+ *        private 0600 temp file (/dev/shm if possible), wiped and removed
+ *        right after dis_initialize().
+ *  - dislocker frees its VMK/FVEK copies without wiping them.
  */
 #ifndef LB_BITLOCKER_H
 #define LB_BITLOCKER_H

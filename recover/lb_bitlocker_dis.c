@@ -225,6 +225,181 @@ static int bek_guid(const char *path, char guid[LB_GUID_STRLEN], struct lb_err *
 	return lb_err_set(err, LB_EK_INPUT, 0, "%s: no startup key found in the .BEK file", path);
 }
 
+/* dislocker 0.7.3 widens the password to UTF-16 byte by byte.  Give it
+ * Latin-1 bytes so that passwords with characters up to U+00FF ("£", "é",
+ * "ß") work; refuse anything beyond.  Invalid UTF-8 is passed unchanged. */
+static int password_for_dislocker(const char *utf8, char **out, struct lb_err *err)
+{
+	const unsigned char *u = (const unsigned char *)utf8;
+	size_t n = strlen(utf8), o = 0;
+	char *buf = malloc(n + 1);
+
+	if (!buf)
+		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "password");
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k;
+
+		if (u[i] < 0x80) {
+			cp = u[i];
+			k = 1;
+		} else if ((u[i] & 0xE0) == 0xC0 && i + 1 < n && (u[i + 1] & 0xC0) == 0x80) {
+			cp = ((uint32_t)(u[i] & 0x1F) << 6) | (u[i + 1] & 0x3F);
+			k = 2;
+		} else if ((u[i] & 0xF0) == 0xE0 || (u[i] & 0xF8) == 0xF0) {
+			sodium_memzero(buf, n + 1);
+			free(buf);
+			return lb_err_set(err, LB_EK_INPUT, 0,
+			                  "the password has characters beyond U+00FF, which libdislocker"
+			                  " 0.7.3 cannot handle; use the recovery password");
+		} else {   /* not UTF-8: hand over the bytes as they are */
+			memcpy(buf, utf8, n + 1);
+			*out = buf;
+			return 0;
+		}
+		if (cp < 0x80 && k == 2) {   /* overlong form */
+			memcpy(buf, utf8, n + 1);
+			*out = buf;
+			return 0;
+		}
+		buf[o++] = (char)cp;
+		i += k;
+	}
+	buf[o] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* dislocker 0.7.3 cannot parse the startup-key files Windows 11 writes:
+ * their external-key entry carries an extra nested entry (value type 0x17).
+ * If the .BEK has nested entries other than the name (2) and key (1), a
+ * stripped copy is written to a private temporary directory; the caller
+ * wipes and removes it right after dis_initialize(). */
+struct bek_tmp {
+	char dir[256];
+	char path[300];
+	size_t len;
+};
+
+static int bek_sanitize(const char *path, struct bek_tmp *t, const char **use, struct lb_err *err)
+{
+	uint8_t in[4096], outb[4096];
+	ssize_t n;
+	uint32_t size, pos = 48, o;
+	int fd;
+	bool strip = false;
+
+	*use = path;
+	t->dir[0] = t->path[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lb_err_set(err, LB_EK_INPUT, errno, "startup key file %s", path);
+	n = read(fd, in, sizeof(in));
+	close(fd);
+	if (n < 48)
+		goto plain;   /* bek_guid() already vetted the format */
+	size = le32(in);
+	if (size != (uint32_t)n)
+		goto plain;
+	memcpy(outb, in, 48);
+	o = 48;
+	while (pos + 8 <= size) {
+		uint16_t esz = le16(in + pos);
+
+		if (esz < 8 || esz > size - pos)
+			goto plain;
+		if (le16(in + pos + 2) == 6 && le16(in + pos + 4) == 9 && esz >= 32) {
+			uint32_t q = pos + 32, start = o;
+
+			memcpy(outb + o, in + pos, 32);
+			o += 32;
+			while (q + 8 <= pos + esz) {
+				uint16_t nsz = le16(in + q), vt = le16(in + q + 4);
+
+				if (nsz < 8 || nsz > pos + esz - q)
+					goto plain;
+				if (vt == 1 || vt == 2) {
+					memcpy(outb + o, in + q, nsz);
+					o += nsz;
+				} else {
+					strip = true;
+				}
+				q += nsz;
+			}
+			outb[start] = (uint8_t)((o - start) & 0xFF);
+			outb[start + 1] = (uint8_t)((o - start) >> 8);
+		} else {
+			memcpy(outb + o, in + pos, esz);
+			o += esz;
+		}
+		pos += esz;
+	}
+	if (!strip)
+		goto plain;
+	for (int i = 0; i < 4; i++) {
+		outb[i] = (uint8_t)(o >> (8 * i));
+		outb[12 + i] = (uint8_t)(o >> (8 * i));
+	}
+	{
+		const char *tmp = getenv("TMPDIR");
+
+		if (access("/dev/shm", W_OK) == 0)
+			tmp = "/dev/shm";   /* RAM only */
+		snprintf(t->dir, sizeof(t->dir), "%s/lb-bek-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	}
+	if (!mkdtemp(t->dir)) {
+		t->dir[0] = '\0';
+		sodium_memzero(in, sizeof(in));
+		sodium_memzero(outb, sizeof(outb));
+		return lb_err_set(err, LB_EK_IO, errno, "temporary directory for the startup key");
+	}
+	snprintf(t->path, sizeof(t->path), "%s/key.bek", t->dir);
+	fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, outb, o) != (ssize_t)o) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		unlink(t->path);
+		rmdir(t->dir);
+		t->dir[0] = t->path[0] = '\0';
+		sodium_memzero(in, sizeof(in));
+		sodium_memzero(outb, sizeof(outb));
+		return lb_err_set(err, LB_EK_IO, e, "temporary copy of the startup key");
+	}
+	close(fd);
+	t->len = o;
+	*use = t->path;
+plain:
+	sodium_memzero(in, sizeof(in));
+	sodium_memzero(outb, sizeof(outb));
+	return 0;
+}
+
+static void bek_tmp_remove(struct bek_tmp *t)
+{
+	if (t->path[0]) {
+		int fd = open(t->path, O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			uint8_t z[4096];
+
+			memset(z, 0, sizeof(z));
+			if (write(fd, z, t->len < sizeof(z) ? t->len : sizeof(z)) < 0) {
+				/* nothing more to do: the file is removed below */
+			}
+			fsync(fd);
+			close(fd);
+		}
+		unlink(t->path);
+		t->path[0] = '\0';
+	}
+	if (t->dir[0]) {
+		rmdir(t->dir);
+		t->dir[0] = '\0';
+	}
+}
+
 /* Restores LC_ALL as it was before dislocker's setlocale(LC_ALL, ""). */
 struct saved_locale {
 	char *all;
@@ -272,6 +447,11 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	int on = 1, ro = writable ? 0 : 1, force_block;
 	DIS_LOGS quiet = L_QUIET;
 	off_t doff = (off_t)offset;
+	char *pw = NULL;
+	struct bek_tmp bt;
+	const char *bek_use = NULL;
+
+	memset(&bt, 0, sizeof(bt));
 
 	sodium_memzero(rp, sizeof(rp));
 	if (used_protector)
@@ -306,6 +486,8 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 			lb_err_set(err, LB_EK_INPUT, 0, "empty BitLocker password");
 			goto fail;
 		}
+		if (password_for_dislocker(key->secret, &pw, err))
+			goto fail;
 		break;
 	case LB_BLK_BEK_FILE:
 		ptype = LB_BLP_STARTUP_KEY;
@@ -357,6 +539,14 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 			goto fail;
 		}
 	}
+	if (info->encrypt_on_write) {
+		lb_err_set(err, LB_EK_INPUT, 0,
+		           "%s: BitLocker encrypt-on-write (EOW) volume identifier;"
+		           " libdislocker 0.7.3 cannot open it", path);
+		goto fail;
+	}
+	if (key->kind == LB_BLK_BEK_FILE && bek_sanitize(key->secret, &bt, &bek_use, err))
+		goto fail;
 	if (info->volume_size == 0 || info->volume_size % info->sector_size ||
 	    (size && info->volume_size > size)) {
 		lb_err_set(err, LB_EK_INPUT, 0,
@@ -386,11 +576,12 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 		break;
 	case LB_BLK_PASSWORD:
 		dis_setopt(dis, DIS_OPT_USE_USER_PASSWORD, &on);
-		dis_setopt(dis, DIS_OPT_SET_USER_PASSWORD, key->secret);
+		dis_setopt(dis, DIS_OPT_SET_USER_PASSWORD, pw);
+		sodium_memzero(pw, strlen(pw));
 		break;
 	case LB_BLK_BEK_FILE:
 		dis_setopt(dis, DIS_OPT_USE_BEK_FILE, &on);
-		dis_setopt(dis, DIS_OPT_SET_BEK_FILE_PATH, key->secret);
+		dis_setopt(dis, DIS_OPT_SET_BEK_FILE_PATH, bek_use);
 		break;
 	case LB_BLK_CLEAR_KEY:
 		dis_setopt(dis, DIS_OPT_USE_CLEAR_KEY, &on);
@@ -398,6 +589,7 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	}
 	ret = dis_initialize(dis);   /* on failure the context is already destroyed */
 	locale_restore(&loc);
+	bek_tmp_remove(&bt);
 	if (ret != DIS_RET_SUCCESS) {
 		dis = NULL;
 		switch (ret) {
@@ -463,12 +655,19 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	if (used_protector && first >= 0)
 		memcpy(used_protector, info->protectors[first].guid, LB_GUID_STRLEN);
 	free(info);
+	if (pw)
+		free(pw);
 	return io;
 
 nomem:
 	lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
 fail:
 	sodium_memzero(rp, sizeof(rp));
+	if (pw) {
+		sodium_memzero(pw, strlen(pw));
+		free(pw);
+	}
+	bek_tmp_remove(&bt);
 	locale_restore(&loc);
 	if (c) {
 		free(c->bounce);
