@@ -718,13 +718,26 @@ static int apply_plan(struct run *run, struct volume *v, struct lb_ntfs *ntfs, s
 		add_reason(v->j, "quarantine directory unusable (%s); used %s", err->msg, qdir);
 		lb_err_clear(err);
 	}
-	snprintf(qpath, sizeof(qpath), "%s\\%s", qdir, p->name);
-	for (int n = 1; (rc = lb_ntfs_stat(ntfs, qpath, &st, err)) == 0 && n < 1000; n++)
-		snprintf(qpath, sizeof(qpath), "%s\\%s.%d", qdir, p->name, n);
-	if (rc < 0)
-		return -1;
-	if (lb_ntfs_move(ntfs, p->path, qpath, err))
-		return -1;
+	/* A free name: name, name.1, name.2…  The file itself may already
+	 * carry a name here without a directory entry (a run cut off
+	 * mid-link in the same second), which makes the link fail with
+	 * EEXIST: take the next name then too. */
+	for (int n = 0;; n++) {
+		if (n == 0)
+			snprintf(qpath, sizeof(qpath), "%s\\%s", qdir, p->name);
+		else
+			snprintf(qpath, sizeof(qpath), "%s\\%s.%d", qdir, p->name, n);
+		rc = lb_ntfs_stat(ntfs, qpath, &st, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && n < 100)
+			continue;
+		if (lb_ntfs_move(ntfs, p->path, qpath, err) == 0)
+			break;
+		if (err->sys_errno != EEXIST || n >= 100)
+			return -1;
+		lb_err_clear(err);
+	}
 	if (lb_ntfs_stat(ntfs, p->path, &st, err) != 1 || lb_ntfs_stat(ntfs, qpath, &st, err) != 0 ||
 	    st.size != p->len)
 		return lb_err_set(err, LB_EK_IO, 0, "%s: move to %s did not verify", p->path, qpath);

@@ -578,8 +578,9 @@ int lb_ntfs_mkdir_p(struct lb_ntfs *v, const char *path, struct lb_err *err)
 					return lb_err_set(err, LB_EK_IO, e, "%s: creating directory %s",
 					                  v->io->name, p);
 				}
-				ntfs_inode_close(nni);
-				ntfs_inode_close(dni);
+				if (ntfs_inode_close_in_dir(nni, dni) | ntfs_inode_close(dni))
+					return lb_err_set(err, LB_EK_IO, errno, "%s: creating directory %s",
+					                  v->io->name, p);
 			}
 			*s = save;
 			if (!save)
@@ -748,7 +749,21 @@ int lb_ntfs_move(struct lb_ntfs *v, const char *from, const char *to, struct lb_
 		ntfs_inode_close(tdni);
 		return lb_err_set(err, LB_EK_IO, e, "%s: linking %s as %s", v->io->name, from, to);
 	}
-	if (ntfs_inode_close(tdni) || ntfs_inode_close(ni))
+	/* Directory entry first, then the file's record: a cut in between
+	 * leaves an entry whose file lacks that name, which
+	 * remove_stale_entry() can drop, never a name without an entry. */
+	if (ntfs_inode_close(tdni)) {
+		int e = errno;
+
+		/* The entry did not reach the disk: do not write the file's
+		 * record either, or it would carry a name no directory lists. */
+		NInoClearDirty(ni);
+		NInoAttrListClearDirty(ni);
+		NInoFileNameClearDirty(ni);
+		ntfs_inode_close(ni);
+		return lb_err_set(err, LB_EK_IO, e, "%s: linking %s as %s", v->io->name, from, to);
+	}
+	if (ntfs_inode_close(ni))
 		return lb_err_set(err, LB_EK_IO, errno, "%s: linking %s as %s", v->io->name, from, to);
 	/* The file now has two names; drop the old one. */
 	return unlink_name(v, from, err);
@@ -759,6 +774,72 @@ int lb_ntfs_unlink(struct lb_ntfs *v, const char *path, struct lb_err *err)
 	if (need_rw(v, err))
 		return -1;
 	return unlink_name(v, path, err);
+}
+
+int lb_ntfs_create_file(struct lb_ntfs *v, const char *path, const void *data, uint64_t len,
+                        const struct lb_ntfs_stat *times, struct lb_err *err)
+{
+	char parent[4096], leaf[1024];
+	ntfs_inode *dni, *ni;
+	ntfs_attr *na;
+	ntfschar *u;
+	struct lb_ntfs_stat st;
+	int ulen, rc, e;
+	s64 w = 0;
+
+	if (need_rw(v, err))
+		return -1;
+	rc = lb_ntfs_stat(v, path, &st, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return lb_err_set(err, LB_EK_REFUSED, EEXIST, "%s: %s", v->io->name, path);
+	if (split_path(path, parent, sizeof(parent), leaf, sizeof(leaf)))
+		return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "create %s", path);
+	if (lb_ntfs_mkdir_p(v, parent, err))
+		return -1;
+	dni = ntfs_pathname_to_inode(v->vol, NULL, parent);
+	if (!dni)
+		return lb_err_set(err, LB_EK_IO, errno, "%s: %s", v->io->name, parent);
+	ulen = to_ucs(leaf, &u, err);
+	if (ulen < 0) {
+		ntfs_inode_close(dni);
+		return -1;
+	}
+	ni = ntfs_create(dni, const_cpu_to_le32(0), u, (u8)ulen, S_IFREG);
+	free(u);
+	if (!ni) {
+		e = errno;
+		ntfs_inode_close(dni);
+		return lb_err_set(err, LB_EK_IO, e, "%s: creating %s", v->io->name, path);
+	}
+	na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
+	if (na && len)
+		w = ntfs_attr_pwrite(na, 0, (s64)len, data);
+	e = errno;
+	if (na)
+		ntfs_attr_close(na);
+	if (!na || w != (s64)len) {
+		ntfs_inode_close(ni);
+		ntfs_inode_close(dni);
+		return lb_err_set(err, LB_EK_IO, e, "%s: writing %s", v->io->name, path);
+	}
+	if (times) {
+		ni->creation_time = cpu_to_sle64(times->created);
+		ni->last_data_change_time = cpu_to_sle64(times->modified);
+		ni->last_mft_change_time = cpu_to_sle64(times->mft_changed);
+		ni->last_access_time = cpu_to_sle64(times->accessed);
+		if (times->attributes)
+			ni->flags = cpu_to_le32(times->attributes);
+		NInoSetDirty(ni);
+	}
+	/* the new entry may still sit in the directory's in-memory index
+	 * root: close the file through its directory */
+	rc = ntfs_inode_close_in_dir(ni, dni);
+	e = errno;
+	if (ntfs_inode_close(dni) || rc)
+		return lb_err_set(err, LB_EK_IO, rc ? e : errno, "%s: closing %s", v->io->name, path);
+	return 0;
 }
 
 int lb_ntfs_pwrite(struct lb_ntfs *v, const char *path, const void *buf, uint64_t n, uint64_t off,

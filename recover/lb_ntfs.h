@@ -78,6 +78,10 @@ int lb_ntfs_mkdir_p(struct lb_ntfs *v, const char *path, struct lb_err *err);
  * of the old name: the data is not copied).  The target must not exist. */
 int lb_ntfs_move(struct lb_ntfs *v, const char *from, const char *to, struct lb_err *err);
 int lb_ntfs_unlink(struct lb_ntfs *v, const char *path, struct lb_err *err);
+/* Creates a new file (it must not exist) holding data, with the four
+ * $STANDARD_INFORMATION times given (NTFS units) and the file attributes. */
+int lb_ntfs_create_file(struct lb_ntfs *v, const char *path, const void *data, uint64_t len,
+                        const struct lb_ntfs_stat *times, struct lb_err *err);
 /* Overwrites n bytes at off inside an existing file (no growth). */
 int lb_ntfs_pwrite(struct lb_ntfs *v, const char *path, const void *buf, uint64_t n, uint64_t off,
                    struct lb_err *err);

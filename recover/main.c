@@ -17,6 +17,7 @@ static const char usage_text[] =
 "commands:\n"
 "  scan       report what a fix would do; never writes to a target\n"
 "  fix        apply the playbook(s): back up, then change the targets\n"
+"  undo       put back what a fix changed, from its evidence bundle\n"
 "  ls         list a directory on an NTFS volume of a target\n"
 "  playbooks  list the built-in playbooks\n"
 "  help       this text; 'loopbreaker <command> --help' for a command\n"
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
 		{ "fix", cmd_fix },
 		{ "ls", cmd_ls },
 		{ "playbooks", cmd_playbooks },
+		{ "undo", cmd_undo },
 	};
 	const char *verbose = getenv("LOOPBREAKER_DEBUG");
 

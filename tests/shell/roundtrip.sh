@@ -55,6 +55,17 @@ before=$(sha256sum < again.raw)
 run 2 fix --evidence ev.tar.zst again.raw
 eq "existing bundle: untouched" "$(sha256sum < again.raw)" "$before"
 
+# undo puts the quarantined file back, byte for byte; a second undo refuses
+cp fix.raw undo.raw
+"$LB" undo --json ev.tar.zst undo.raw > last.json || fail "undo exited $?"
+eq "undo status" "$(jget last.json 'r["status"]')" restored
+eq "undo restored" "$(jget last.json 'r["restored"]')" 1
+eq "undone bytes" "$(ntfscat undo.raw "$bad" | sha256sum | cut -d' ' -f1)" "$orig_sha"
+check "ntfsfix after undo" ntfsfix -n undo.raw
+rc=0; "$LB" undo --json ev.tar.zst undo.raw > last.json || rc=$?
+eq "second undo refused (exit)" "$rc" 1
+eq "second undo refused" "$(jget last.json 'r["undo"][0]["status"]')" refused
+
 # --delete
 cp vol.raw del.raw
 run 0 fix --delete --evidence del.tar.zst del.raw
@@ -62,6 +73,10 @@ eq "delete action" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][
 check "deleted" bash -c "! ntfscat del.raw '$bad' >/dev/null 2>&1"
 check "no quarantine dir" bash -c "! $LB ls del.raw '\\loopbreaker.quarantine' >/dev/null 2>&1"
 check "ntfsfix after delete" ntfsfix -n del.raw
+"$LB" undo --json del.tar.zst del.raw > last.json || fail "undo of delete exited $?"
+eq "undo of delete: bytes" "$(ntfscat del.raw "$bad" | sha256sum | cut -d' ' -f1)" "$orig_sha"
+eq "undo of delete: mtime" "$("$LB" ls del.raw '\Windows\System32\drivers\CrowdStrike' | awk '{print $3}')" 2024-07-19T04:30:00Z
+check "ntfsfix after undo of delete" ntfsfix -n del.raw
 
 # hibernated (Fast Startup) volume
 cp vol.raw hib.raw

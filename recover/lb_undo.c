@@ -1,0 +1,458 @@
+/* lb_undo.c - undo a fix from its evidence bundle. */
+#include "lb_undo.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "lb_engine.h"
+#include "lb_evidence.h"
+#include "lb_ntfs.h"
+#include "lb_partition.h"
+#include "lb_source.h"
+
+#define BLOB_MAX (512ULL * 1024 * 1024)
+
+struct blob {
+	char *name;
+	uint8_t *data;
+	size_t len;
+};
+
+struct bundle {
+	json_t *manifest;
+	struct blob *blobs;
+	size_t n;
+};
+
+static void bundle_free(struct bundle *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->blobs[i].name);
+		free(b->blobs[i].data);
+	}
+	free(b->blobs);
+	json_decref(b->manifest);
+}
+
+static int bundle_read(const char *path, struct bundle *b, struct lb_err *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	int rc = 0, r;
+
+	memset(b, 0, sizeof(*b));
+	if (!a)
+		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "bundle");
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", path, archive_error_string(a));
+		goto out;
+	}
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		la_int64_t size = archive_entry_size(e);
+		struct blob *nb;
+		uint8_t *data;
+
+		if (size < 0 || (uint64_t)size > BLOB_MAX) {
+			rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: entry %s too large", path,
+			                archive_entry_pathname(e));
+			goto out;
+		}
+		data = malloc((size_t)size + 1);
+		nb = realloc(b->blobs, (b->n + 1) * sizeof(*nb));
+		if (!data || !nb) {
+			free(data);
+			rc = lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "bundle");
+			goto out;
+		}
+		b->blobs = nb;
+		if (archive_read_data(a, data, (size_t)size) != size) {
+			free(data);
+			rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s: %s", path, archive_entry_pathname(e),
+			                archive_error_string(a));
+			goto out;
+		}
+		data[size] = 0;
+		b->blobs[b->n].name = strdup(archive_entry_pathname(e));
+		b->blobs[b->n].data = data;
+		b->blobs[b->n].len = (size_t)size;
+		b->n++;
+	}
+	if (r != ARCHIVE_EOF) {
+		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", path, archive_error_string(a));
+		goto out;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->blobs[i].name, "manifest.json")) {
+			json_error_t je;
+
+			b->manifest = json_loadb((const char *)b->blobs[i].data, b->blobs[i].len, 0, &je);
+			if (!b->manifest)
+				rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: manifest.json: %s (line %d)", path,
+				                je.text, je.line);
+		}
+	if (!rc && (!b->manifest || strcmp(json_string_value(json_object_get(b->manifest, "schema"))
+	                                   ? json_string_value(json_object_get(b->manifest, "schema"))
+	                                   : "", "loopbreaker-evidence/1")))
+		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: not a loopbreaker evidence bundle", path);
+out:
+	archive_read_free(a);
+	if (rc)
+		bundle_free(b);
+	return rc;
+}
+
+static const struct blob *find_blob(const struct bundle *b, const char *name)
+{
+	for (size_t i = 0; name && i < b->n; i++)
+		if (!strcmp(b->blobs[i].name, name))
+			return &b->blobs[i];
+	return NULL;
+}
+
+/* ---- locating the volume ---- */
+
+struct vol {
+	struct lb_source src;
+	struct lb_io *win;
+	struct lb_ntfs *ntfs;
+	char target[4096];
+	int partno;
+};
+
+static int64_t iso_to_nt(const char *iso)
+{
+	struct tm tm;
+	char frac[16] = "";
+	int64_t t, f = 0;
+	const char *p;
+
+	if (!iso)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return 0;
+	if (*p == '.') {
+		size_t n = strspn(p + 1, "0123456789");
+
+		snprintf(frac, sizeof(frac), "%.*s0000000", (int)(n > 7 ? 7 : n), p + 1);
+		frac[7] = 0;
+		f = strtoll(frac, NULL, 10);
+	}
+	t = (int64_t)timegm(&tm);
+	return (t + 11644473600LL) * 10000000LL + f;
+}
+
+/* Opens, read-write, the NTFS volume with this serial on one of the
+ * candidate targets. */
+static int open_volume(const char *const *cands, size_t ncands, const char *serial,
+                       struct vol *out, struct lb_err *err)
+{
+	for (size_t c = 0; c < ncands; c++) {
+		struct lb_disk disk;
+
+		if (lb_source_open(cands[c], false, &out->src, err))
+			continue;
+		if (lb_partition_scan(&out->src, &disk, err)) {
+			lb_source_close(&out->src);
+			continue;
+		}
+		for (int i = 0; i < disk.nparts; i++) {
+			uint8_t bs[0x50];
+			char s[32];
+			uint64_t ser = 0;
+			struct lb_part p = disk.parts[i];
+
+			if (strcmp(p.fstype, "ntfs") || p.truncated ||
+			    lb_io_pread(out->src.io, bs, sizeof(bs), p.offset, err))
+				continue;
+			for (int k = 7; k >= 0; k--)
+				ser = ser << 8 | bs[0x48 + k];
+			snprintf(s, sizeof(s), "%016" PRIX64, ser);
+			if (strcasecmp(s, serial))
+				continue;
+			lb_partition_free(&disk);
+			lb_source_close(&out->src);
+			if (lb_source_open(cands[c], true, &out->src, err))
+				return -1;
+			out->win = lb_io_window(out->src.io, p.offset, p.size, cands[c], err);
+			if (!out->win || lb_ntfs_open(out->win, LB_NTFS_RW, &out->ntfs, err)) {
+				lb_io_close(out->win);
+				lb_source_close(&out->src);
+				return -1;
+			}
+			snprintf(out->target, sizeof(out->target), "%s", cands[c]);
+			out->partno = p.number;
+			return 0;
+		}
+		lb_partition_free(&disk);
+		lb_source_close(&out->src);
+	}
+	return lb_err_set(err, LB_EK_REFUSED, 0, "no NTFS volume with serial %s on the target%s",
+	                  serial, ncands == 1 ? "" : "s");
+}
+
+static void close_volume(struct vol *v, struct lb_err *err)
+{
+	if (v->ntfs)
+		lb_ntfs_close(v->ntfs, err);
+	lb_io_close(v->win);
+	lb_source_close(&v->src);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- finding the quarantined copy ---- */
+
+struct qsearch {
+	struct lb_ntfs *ntfs;
+	const char *name;
+	const char *sha;
+	uint64_t size;
+	char dir[2048];
+	char found[2048];
+	int depth;
+};
+
+static int q_cb(void *arg, const char *name, bool is_dir)
+{
+	struct qsearch *q = arg;
+	char path[2048];
+	struct lb_err e;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s\\%s", q->dir, name) >= sizeof(path))
+		return 0;
+	if (is_dir && q->depth < 2) {
+		struct qsearch sub = *q;
+
+		memcpy(sub.dir, path, sizeof(sub.dir));
+		sub.depth++;
+		sub.found[0] = 0;
+		lb_ntfs_readdir(q->ntfs, path, q_cb, &sub, &e);
+		if (sub.found[0]) {
+			snprintf(q->found, sizeof(q->found), "%s", sub.found);
+			return 1;
+		}
+		return 0;
+	}
+	if (!is_dir && !strncasecmp(name, q->name, strlen(q->name))) {
+		uint8_t *d;
+		uint64_t len;
+		char sha[65];
+
+		if (lb_ntfs_read_all(q->ntfs, path, q->size + 1, &d, &len, &e) == 0) {
+			lb_sha256_hex(d, (size_t)len, sha);
+			free(d);
+			if (len == q->size && !strcmp(sha, q->sha)) {
+				snprintf(q->found, sizeof(q->found), "%s", path);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int root_q_cb(void *arg, const char *name, bool is_dir)
+{
+	struct qsearch *q = arg;
+
+	if (!is_dir || strncasecmp(name, "loopbreaker.quarantine", 22))
+		return 0;
+	snprintf(q->dir, sizeof(q->dir), "\\%s", name);
+	q->depth = 0;
+	return q_cb(q, name, false) || (lb_ntfs_readdir(q->ntfs, q->dir, q_cb, q, NULL) >= 0 &&
+	                                q->found[0]);
+}
+
+/* ---- one entry ---- */
+
+static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t *out,
+                      struct lb_err *err)
+{
+	const char *action = json_string_value(json_object_get(ent, "action"));
+	const char *path = json_string_value(json_object_get(ent, "path"));
+	const char *sha = json_string_value(json_object_get(ent, "sha256"));
+	const char *ap = json_string_value(json_object_get(ent, "archive_path"));
+	const struct blob *blob = find_blob(b, ap);
+	struct lb_ntfs_stat st;
+	char cur[65];
+	int rc;
+
+	if (!action || !path)
+		return lb_err_set(err, LB_EK_INPUT, 0, "manifest entry without action or path");
+	if (!strcmp(action, "invalidate_hibernation")) {
+		uint8_t now[4096];
+		int64_t r;
+
+		if (!blob || blob->len < 4)
+			return lb_err_set(err, LB_EK_INPUT, 0, "hiberfil.sys header missing from bundle");
+		r = lb_ntfs_pread(v->ntfs, path, now, blob->len, 0, err);
+		if (r != (int64_t)blob->len || memcmp(now, "\0\0\0\0", 4) ||
+		    memcmp(now + 4, blob->data + 4, blob->len - 4))
+			return lb_err_set(err, LB_EK_REFUSED, 0, "%s changed since the fix; not restored",
+			                  path);
+		if (lb_ntfs_pwrite(v->ntfs, path, blob->data, 4, 0, err))
+			return -1;
+		json_object_set_new(out, "status", json_string("restored"));
+		return 0;
+	}
+	if (!sha)
+		return lb_err_set(err, LB_EK_INPUT, 0, "manifest entry %s without sha256", path);
+	rc = lb_ntfs_stat(v->ntfs, path, &st, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "the original name exists again: target changed since the "
+		                  "fix; not restored");
+	if (!strcmp(action, "quarantine")) {
+		struct qsearch q;
+		const char *leaf = strrchr(path, '\\');
+
+		memset(&q, 0, sizeof(q));
+		q.ntfs = v->ntfs;
+		q.name = leaf ? leaf + 1 : path;
+		q.sha = sha;
+		q.size = (uint64_t)json_integer_value(json_object_get(ent, "size"));
+		lb_ntfs_readdir(v->ntfs, "\\", root_q_cb, &q, err);
+		if (!q.found[0])
+			return lb_err_set(err, LB_EK_REFUSED, 0, "quarantined copy of %s not found (or "
+			                  "changed) under \\loopbreaker.quarantine*; not restored", path);
+		{
+			char parent[1024];
+			char *s;
+
+			snprintf(parent, sizeof(parent), "%s", path);
+			s = strrchr(parent, '\\');
+			if (s && s != parent) {
+				*s = 0;
+				if (lb_ntfs_mkdir_p(v->ntfs, parent, err))
+					return -1;
+			}
+		}
+		if (lb_ntfs_move(v->ntfs, q.found, path, err))
+			return -1;
+		json_object_set_new(out, "from", json_string(q.found));
+	} else if (!strcmp(action, "delete")) {
+		json_t *t = json_object_get(ent, "ntfs_times");
+		struct lb_ntfs_stat times;
+
+		if (!blob)
+			return lb_err_set(err, LB_EK_INPUT, 0, "%s: bytes missing from the bundle", path);
+		lb_sha256_hex(blob->data, blob->len, cur);
+		if (strcmp(cur, sha))
+			return lb_err_set(err, LB_EK_INPUT, 0, "%s: bundle copy does not match its sha256",
+			                  path);
+		memset(&times, 0, sizeof(times));
+		times.created = json_integer_value(json_object_get(t, "created"));
+		times.modified = json_integer_value(json_object_get(t, "modified"));
+		times.mft_changed = json_integer_value(json_object_get(t, "mft_changed"));
+		times.accessed = json_integer_value(json_object_get(t, "accessed"));
+		if (!t)
+			times.modified = times.created = times.accessed = times.mft_changed =
+				iso_to_nt(json_string_value(json_object_get(ent, "modified")));
+		times.attributes = (uint32_t)json_integer_value(json_object_get(ent, "attributes"));
+		if (lb_ntfs_create_file(v->ntfs, path, blob->data, blob->len, &times, err))
+			return -1;
+	} else {
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: unknown action \"%s\"", path, action);
+	}
+	/* verify */
+	{
+		uint8_t *d;
+		uint64_t len;
+
+		if (lb_ntfs_read_all(v->ntfs, path, BLOB_MAX, &d, &len, err))
+			return -1;
+		lb_sha256_hex(d, (size_t)len, cur);
+		free(d);
+		if (strcmp(cur, sha))
+			return lb_err_set(err, LB_EK_IO, 0, "%s: restored bytes do not verify", path);
+	}
+	json_object_set_new(out, "status", json_string("restored"));
+	return 0;
+}
+
+int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets, json_t **report)
+{
+	json_t *r = json_object(), *results = json_array(), *ent;
+	struct bundle b;
+	struct lb_err err;
+	size_t i;
+	int ex = LB_EXIT_OK, restored = 0;
+	char iso[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new(r, "schema", json_string("loopbreaker-report/1"));
+	json_object_set_new(r, "tool", json_pack("{s:s, s:s}", "name", "loopbreaker", "version",
+	                                         LB_VERSION));
+	json_object_set_new(r, "mode", json_string("undo"));
+	json_object_set_new(r, "bundle", json_string(bundle));
+	json_object_set_new(r, "started_at", json_string(iso));
+	json_object_set_new(r, "undo", results);
+	*report = r;
+	lb_err_clear(&err);
+	if (bundle_read(bundle, &b, &err)) {
+		json_object_set_new(r, "status", json_string("error"));
+		json_object_set_new(r, "reasons", json_pack("[s]", err.msg));
+		json_object_set_new(r, "exit_code", json_integer(LB_EXIT_INPUT));
+		return LB_EXIT_INPUT;
+	}
+	json_array_foreach(json_object_get(b.manifest, "entries"), i, ent) {
+		const char *serial = json_string_value(json_object_get(ent, "volume_serial"));
+		const char *rec = json_string_value(json_object_get(ent, "target"));
+		const char *one[1] = { rec };
+		json_t *out = json_object();
+		struct vol v;
+
+		memset(&v, 0, sizeof(v));
+		lb_err_clear(&err);
+		json_object_set_new(out, "path", json_copy(json_object_get(ent, "path")));
+		json_object_set_new(out, "action", json_copy(json_object_get(ent, "action")));
+		json_array_append_new(results, out);
+		if (!serial) {
+			lb_err_set(&err, LB_EK_INPUT, 0, "manifest entry without volume_serial");
+		} else if (open_volume(ntargets ? targets : one, ntargets ? ntargets : 1, serial, &v,
+		                       &err) == 0) {
+			json_object_set_new(out, "target", json_string(v.target));
+			json_object_set_new(out, "partition", json_integer(v.partno));
+			if (undo_entry(&v, &b, ent, out, &err) == 0)
+				restored++;
+			{
+				struct lb_err cerr;
+
+				lb_err_clear(&cerr);
+				close_volume(&v, &cerr);
+				if (cerr.kind != LB_EK_NONE && err.kind == LB_EK_NONE)
+					err = cerr;
+			}
+		}
+		if (err.kind != LB_EK_NONE) {
+			json_object_set_new(out, "status", json_string(err.kind == LB_EK_REFUSED ?
+			                                               "refused" : "failed"));
+			json_object_set_new(out, "reason", json_string(err.msg));
+			ex = ex > (err.kind == LB_EK_REFUSED ? 1 : err.kind == LB_EK_INPUT ? 2 : 3) ? ex :
+			     (err.kind == LB_EK_REFUSED ? 1 : err.kind == LB_EK_INPUT ? 2 : 3);
+		}
+	}
+	bundle_free(&b);
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new(r, "finished_at", json_string(iso));
+	json_object_set_new(r, "restored", json_integer(restored));
+	json_object_set_new(r, "status", json_string(ex == 0 ? "restored" : ex == 1 ?
+	                                             "needs_attention" : "error"));
+	json_object_set_new(r, "exit_code", json_integer(ex));
+	return ex;
+}
