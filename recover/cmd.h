@@ -7,6 +7,7 @@ int cmd_fix(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_playbooks(int argc, char **argv);
 int cmd_undo(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 
 void lb_usage_main(void);
 

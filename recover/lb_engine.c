@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lb_bitlocker.h"
 #include "lb_evidence.h"
 #include "lb_ntfs.h"
 #include "lb_ntfs_replay.h"
@@ -62,6 +63,9 @@ struct volume {
 	size_t nplans;
 	double open_ms, scan_ms, fix_ms;
 	int ninstalls;
+	bool bitlocker;
+	struct lb_bitlocker_info *bl;  /* probe result, for re-opening */
+	uint64_t writes;
 };
 
 struct target {
@@ -449,6 +453,41 @@ static void plan_hiber(struct volume *v, struct lb_ntfs *ntfs, const char *targe
 	                    "note", "first bytes of hiberfil.sys before its signature was cleared");
 }
 
+static json_t *bitlocker_json(const struct lb_bitlocker_info *bi)
+{
+	json_t *j = json_object(), *prots = json_array();
+
+	json_object_set_new(j, "volume_guid", json_string(bi->volume_guid));
+	json_object_set_new(j, "to_go", json_boolean(bi->to_go));
+	json_object_set_new(j, "cipher", json_string(bi->cipher ? bi->cipher : "unknown"));
+	json_object_set_new(j, "key_bits", json_integer(bi->key_bits));
+	json_object_set_new(j, "state", json_string(lb_bl_state_name(bi->state)));
+	json_object_set_new(j, "fully_encrypted", json_boolean(bi->fully_encrypted));
+	json_object_set_new(j, "suspended", json_boolean(bi->suspended));
+	json_object_set_new(j, "description", jstr_or_null(bi->description));
+	for (unsigned i = 0; i < bi->n_protectors; i++)
+		json_array_append_new(prots, json_pack("{s:s, s:s}", "id", bi->protectors[i].guid,
+		                      "type", lb_bl_protector_type_name(bi->protectors[i].type)));
+	json_object_set_new(j, "protectors", prots);
+	json_object_set_new(j, "unlocked", json_false());
+	json_object_set_new(j, "unlocked_with", json_null());
+	return j;
+}
+
+/* Recovery protectors whose keys were used: the admin rotates them. */
+static void used_protector(struct run *run, struct volume *v, const char *prot,
+                           const char *source)
+{
+	json_t *list = json_object_get(run->report, "bitlocker_protectors_used"), *e;
+	size_t i;
+
+	json_array_foreach(list, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "protector")), prot))
+			return;
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i}", "protector", prot, "source",
+	                      source, "volume_guid", v->bl->volume_guid, "partition", v->partno));
+}
+
 static void scan_volume(struct run *run, struct target *t, struct lb_source *src,
                         const struct lb_part *p, struct volume *v)
 {
@@ -474,12 +513,31 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 		vol_error(v, &err);
 		return;
 	}
+	snprintf(name, sizeof(name), "%s#p%d", t->path, p->number);
 	if (strcmp(p->fstype, "BitLocker") == 0) {
-		vol_attention(v, "BitLocker-encrypted volume is locked: no key given, contents not "
-		              "checked");
-		return;
-	}
-	if (strcmp(p->fstype, "ntfs") != 0) {
+		char prot[LB_GUID_STRLEN], source[32];
+
+		v->bitlocker = true;
+		v->bl = calloc(1, sizeof(*v->bl));
+		win = lb_io_window(src->io, p->offset, p->size, name, &err);
+		if (!v->bl || !win || lb_bitlocker_probe(win, v->bl, &err)) {
+			vol_error(v, &err);
+			lb_io_close(win);
+			return;
+		}
+		lb_io_close(win);
+		json_object_set_new(v->j, "bitlocker", bitlocker_json(v->bl));
+		win = lb_unlock_open(o->unlock, t->path, p->offset, p->size, v->bl, false, prot, source,
+		                     &err);
+		if (!win) {
+			vol_error(v, &err);
+			return;
+		}
+		json_object_set_new(json_object_get(v->j, "bitlocker"), "unlocked", json_true());
+		json_object_set_new(json_object_get(v->j, "bitlocker"), "unlocked_with",
+		                    json_pack("{s:s, s:s}", "protector", prot, "source", source));
+		used_protector(run, v, prot, source);
+	} else if (strcmp(p->fstype, "ntfs") != 0) {
 		if (!p->fstype[0] && looks_like_damaged_ntfs(src, p)) {
 			lb_err_set(&err, LB_EK_INPUT, 0, "partition %d: NTFS boot sector is damaged or "
 			           "unreadable (a backup boot sector exists; repair with chkdsk /f or "
@@ -489,8 +547,8 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 		}
 		return;
 	}
-	snprintf(name, sizeof(name), "%s#p%d", t->path, p->number);
-	win = lb_io_window(src->io, p->offset, p->size, name, &err);
+	if (!win)
+		win = lb_io_window(src->io, p->offset, p->size, name, &err);
 	if (!win || lb_ntfs_open(win, LB_NTFS_RDONLY, &ntfs, &err)) {
 		vol_error(v, &err);
 		lb_io_close(win);
@@ -751,7 +809,7 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
                          struct volume *v)
 {
 	const struct lb_options *o = run->o;
-	struct lb_io *win;
+	struct lb_io *win, *vio = NULL;
 	struct lb_ntfs *ntfs = NULL;
 	struct lb_err err;
 	char name[300];
@@ -762,6 +820,12 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
 	if (o->discard_hibernation && v->hibernated)
 		flags |= LB_NTFS_DISCARD_HIBERNATION;
 	snprintf(name, sizeof(name), "%s#p%d", t->path, v->partno);
+	if (v->bitlocker && o->replay_journal && v->journal_unclean && !o->discard_journal) {
+		lb_err_set(&err, LB_EK_REFUSED, 0, "the NTFS journal inside a BitLocker volume cannot "
+		           "be replayed by ntfsrecover here; nothing was written (--discard-journal "
+		           "resets it)");
+		goto skipped_err;
+	}
 	if (o->replay_journal && v->journal_unclean && !o->discard_journal) {
 		char out[2048];
 		struct lb_ntfs_state st;
@@ -788,9 +852,21 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
 	} else if (o->discard_journal && v->journal_unclean) {
 		flags |= LB_NTFS_DISCARD_JOURNAL;
 	}
-	win = lb_io_window(src->io, v->offset, v->size, name, &err);
-	if (!win || lb_ntfs_open(win, flags, &ntfs, &err)) {
+	if (v->bitlocker) {
+		char prot[LB_GUID_STRLEN], source[32];
+
+		win = lb_unlock_open(o->unlock, t->path, v->offset, v->size, v->bl, true, prot, source,
+		                     &err);
+	} else {
+		win = lb_io_window(src->io, v->offset, v->size, name, &err);
+	}
+	vio = win;
+	if (win && o->fault)
+		vio = lb_io_faulty(win, o->fault, &err);
+	if (!vio || lb_ntfs_open(vio, flags, &ntfs, &err)) {
 		vol_error(v, &err);
+		if (vio != win)
+			lb_io_close(vio);
 		lb_io_close(win);
 		goto skipped;
 	}
@@ -810,6 +886,11 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
 	}
 	if (lb_ntfs_close(ntfs, &err))
 		vol_error(v, &err);
+	if (lb_io_sync(vio, &err))
+		vol_error(v, &err);
+	v->writes = vio->writes;
+	if (vio != win)
+		lb_io_close(vio);
 	lb_io_close(win);
 	v->fix_ms = now_ms() - t0;
 	if (v->status == VS_CLEAN)
@@ -902,7 +983,6 @@ static void apply_all(struct run *run)
 	for (size_t ti = 0; ti < run->ntargets; ti++) {
 		struct target *t = &run->targets[ti];
 		struct lb_source src;
-		struct lb_io *base;
 		bool need = false;
 
 		for (int vi = 0; vi < t->nvols; vi++)
@@ -916,15 +996,6 @@ static void apply_all(struct run *run)
 			fails++;
 			continue;
 		}
-		base = src.io;
-		if (o->fault) {
-			src.io = lb_io_faulty(base, o->fault, &err);
-			if (!src.io) {
-				src.io = base;
-				lb_source_close(&src);
-				continue;
-			}
-		}
 		for (int vi = 0; vi < t->nvols; vi++)
 			if (t->vols[vi].nplans)
 				apply_volume(run, t, &src, &t->vols[vi]);
@@ -932,11 +1003,12 @@ static void apply_all(struct run *run)
 			for (int vi = 0; vi < t->nvols; vi++)
 				if (t->vols[vi].nplans)
 					vol_error(&t->vols[vi], &err);
-		json_object_set_new(t->j, "writes", json_integer((json_int_t)(o->fault ? o->fault->seen
-		                                                                   : base->writes)));
-		if (src.io != base) {
-			lb_io_close(src.io);
-			src.io = base;
+		{
+			uint64_t w = 0;
+
+			for (int vi = 0; vi < t->nvols; vi++)
+				w += t->vols[vi].writes;
+			json_object_set_new(t->j, "writes", json_integer((json_int_t)w));
 		}
 		lb_source_close(&src);
 	}
@@ -992,6 +1064,7 @@ static void finish(struct run *run, int *exit_code)
 				json_decref(v->plans[i].meta);
 			}
 			free(v->plans);
+			free(v->bl);
 		}
 		if (t->exit_code)
 			ts = VS_ERROR;
@@ -1052,6 +1125,7 @@ int lb_engine_run(const struct lb_options *o, const char *const *targets, size_t
 	json_object_set_new(r, "reasons", json_array());
 	json_object_set_new(r, "hostname", json_null());
 	json_object_set_new(r, "evidence", json_null());
+	json_object_set_new(r, "bitlocker_protectors_used", json_array());
 	jt = json_array();
 	json_object_set_new(r, "targets", jt);
 

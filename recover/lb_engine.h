@@ -15,6 +15,7 @@
 
 #include "lb_io.h"
 #include "lb_playbook.h"
+#include "lb_unlock.h"
 
 struct lb_options {
 	bool fix;
@@ -26,6 +27,7 @@ struct lb_options {
 	const char *evidence_path;  /* NULL: ./loopbreaker-evidence-<time>.tar.zst */
 	const struct lb_playbook *const *playbooks;
 	size_t nplaybooks;
+	struct lb_unlock *unlock;    /* BitLocker keys; NULL: locked volumes stay locked */
 	struct lb_fault *fault;     /* tests only: simulated power cut / EIO on writes */
 	const char *const *exclude; /* devices not to touch (the boot medium) */
 	size_t nexclude;

@@ -1,4 +1,5 @@
 /* main.c - loopbreaker: bring crash-looping Windows machines back. */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const char usage_text[] =
 "  fix        apply the playbook(s): back up, then change the targets\n"
 "  undo       put back what a fix changed, from its evidence bundle\n"
 "  ls         list a directory on an NTFS volume of a target\n"
+"  keys       seal key escrow exports into a passphrase-protected bundle; list keys\n"
 "  playbooks  list the built-in playbooks\n"
 "  help       this text; 'loopbreaker <command> --help' for a command\n"
 "  version    print the version\n"
@@ -52,10 +54,15 @@ int main(int argc, char **argv)
 		{ "ls", cmd_ls },
 		{ "playbooks", cmd_playbooks },
 		{ "undo", cmd_undo },
+		{ "keys", cmd_keys },
 	};
 	const char *verbose = getenv("LOOPBREAKER_DEBUG");
 
 	lb_ntfs_library_init(verbose && *verbose && strcmp(verbose, "0"));
+	if (sodium_init() < 0) {
+		fputs("loopbreaker: libsodium failed to initialise\n", stderr);
+		return LB_EXIT_INTERNAL;
+	}
 	if (argc < 2) {
 		fputs(usage_text, stderr);
 		return LB_EXIT_INPUT;

@@ -1,0 +1,227 @@
+/* lb_unlock.c - key selection for BitLocker volumes. */
+#include "lb_unlock.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static struct lb_io *try_key(const char *path, uint64_t off, uint64_t size,
+                             enum lb_bitlocker_key_kind kind, const char *secret, bool writable,
+                             char used[LB_GUID_STRLEN], struct lb_err *err)
+{
+	struct lb_bitlocker_key k = { kind, secret };
+
+	return lb_bitlocker_open2(path, off, size, &k, writable, used, err);
+}
+
+/* Keeps the most informative failure: input/io errors over wrong keys. */
+static void keep_err(struct lb_err *best, const struct lb_err *e)
+{
+	if (best->kind == LB_EK_NONE || (best->kind == LB_EK_REFUSED && e->kind != LB_EK_REFUSED))
+		*best = *e;
+}
+
+struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off, uint64_t size,
+                             const struct lb_bitlocker_info *info, bool writable,
+                             char protector[LB_GUID_STRLEN], char source[32], struct lb_err *err)
+{
+	struct lb_err e, best;
+	struct lb_io *io;
+	bool any_rp = false;
+
+	lb_err_clear(&best);
+	protector[0] = '\0';
+	source[0] = '\0';
+	if (info->suspended) {
+		lb_err_clear(&e);
+		io = try_key(path, off, size, LB_BLK_CLEAR_KEY, NULL, writable, protector, &e);
+		if (io) {
+			snprintf(source, 32, "clear_key");
+			return io;
+		}
+		keep_err(&best, &e);
+	}
+	for (unsigned i = 0; u && u->ks && i < info->n_protectors; i++) {
+		const struct lb_bitlocker_protector *p = &info->protectors[i];
+		size_t pos = 0;
+		const struct lb_key_entry *ke;
+
+		if (p->type != LB_BLP_RECOVERY_PASSWORD)
+			continue;
+		any_rp = true;
+		/* an export may hold several keys for one ID: try each */
+		while ((ke = lb_keys_find(u->ks, p->guid, &pos))) {
+			lb_err_clear(&e);
+			io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, ke->recovery_password,
+			             writable, protector, &e);
+			if (io) {
+				snprintf(source, 32, "%s%s", ke->source[0] ? "escrow:" : "escrow",
+				         ke->source);
+				return io;
+			}
+			keep_err(&best, &e);
+		}
+	}
+	for (size_t i = 0; u && i < u->nbek; i++) {
+		lb_err_clear(&e);
+		io = try_key(path, off, size, LB_BLK_BEK_FILE, u->bek_files[i], writable, protector, &e);
+		if (io) {
+			snprintf(source, 32, "bek");
+			return io;
+		}
+		keep_err(&best, &e);
+	}
+	for (size_t i = 0; u && i < u->nrecovery; i++) {
+		lb_err_clear(&e);
+		io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, u->recovery_passwords[i],
+		             writable, protector, &e);
+		if (io) {
+			snprintf(source, 32, "recovery_password");
+			return io;
+		}
+		keep_err(&best, &e);
+	}
+	for (size_t i = 0; u && i < u->npasswords; i++) {
+		lb_err_clear(&e);
+		io = try_key(path, off, size, LB_BLK_PASSWORD, u->passwords[i], writable, protector, &e);
+		if (io) {
+			snprintf(source, 32, "password");
+			return io;
+		}
+		keep_err(&best, &e);
+	}
+	/* keys typed earlier in this run were added to the keystore with
+	 * source "prompt", so the apply phase finds them above */
+	if (u && u->interactive && !writable && u->ks) {
+		for (unsigned i = 0; i < info->n_protectors; i++) {
+			const struct lb_bitlocker_protector *p = &info->protectors[i];
+			char rp[LB_RP_LEN + 1];
+
+			if (p->type != LB_BLP_RECOVERY_PASSWORD)
+				continue;
+			while (lb_unlock_prompt(p->guid, info->description, rp) == 0) {
+				char csv[160];
+				int n;
+
+				lb_err_clear(&e);
+				io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, rp, false, protector,
+				             &e);
+				if (io) {
+					n = snprintf(csv, sizeof(csv), "KeyID,RecoveryKey\n%s,%s\n", p->guid, rp);
+					lb_keys_load_buffer(u->ks, csv, (size_t)n, "prompt", NULL, &e);
+					sodium_memzero(csv, sizeof(csv));
+					sodium_memzero(rp, sizeof(rp));
+					snprintf(source, 32, "prompt");
+					return io;
+				}
+				sodium_memzero(rp, sizeof(rp));
+				fprintf(stderr, "  %s\n", e.msg);
+			}
+			break;
+		}
+	}
+	if (best.kind != LB_EK_NONE && best.kind != LB_EK_REFUSED) {
+		*err = best;
+		return NULL;
+	}
+	{
+		char ids[4 * LB_GUID_STRLEN + 8] = "";
+
+		for (unsigned i = 0; i < info->n_protectors && strlen(ids) < 3 * LB_GUID_STRLEN; i++)
+			if (info->protectors[i].type == LB_BLP_RECOVERY_PASSWORD) {
+				if (ids[0])
+					strcat(ids, " ");
+				strcat(ids, info->protectors[i].guid);
+			}
+		if (best.kind == LB_EK_REFUSED)
+			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume stays locked: %s", best.msg);
+		else
+			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume is locked and no key was found%s%s%s",
+			           any_rp ? " for recovery protector " : "", ids,
+			           any_rp ? " (give --keys with the escrow export, or run attended)" : "");
+	}
+	return NULL;
+}
+
+/* ---- the prompt ---- */
+
+int lb_unlock_prompt(const char *protector, const char *description, char out[LB_RP_LEN + 1])
+{
+	struct termios old, raw;
+	FILE *tty = fopen("/dev/tty", "r+");
+	char digits[48];
+	int nd = 0, c, rc = 1;
+
+	if (!tty)
+		return 1;
+	fprintf(tty, "\nBitLocker recovery key needed%s%s\n", description && description[0] ? " for " : "",
+	        description ? description : "");
+	fprintf(tty, "Recovery key ID: %.8s (full ID %s)\n", protector + (protector[0] == '{'),
+	        protector);
+	fprintf(tty, "Type the 48 digits (dashes optional), Enter on an empty line to skip:\n> ");
+	fflush(tty);
+	if (tcgetattr(fileno(tty), &old) < 0) {
+		fclose(tty);
+		return 1;
+	}
+	raw = old;
+	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	tcsetattr(fileno(tty), TCSANOW, &raw);
+	while ((c = fgetc(tty)) != EOF) {
+		if (c == '\n' || c == '\r') {
+			if (nd == 0)
+				break;          /* skip */
+			if (nd == 48) {
+				rc = 0;
+				break;
+			}
+			fputc('\a', tty);
+		} else if (c == 127 || c == 8) {
+			if (nd > 0) {
+				nd--;
+				fputs(nd % 6 == 5 && nd != 47 ? "\b \b\b \b" : "\b \b", tty);
+			}
+		} else if (isdigit(c) && nd < 48) {
+			enum lb_rp_block_status st;
+
+			digits[nd++] = (char)c;
+			fputc(c, tty);
+			st = lb_rp_check_block(digits + (nd - 1) / 6 * 6, (size_t)((nd - 1) % 6 + 1));
+			if (st != LB_RP_BLOCK_OK && st != LB_RP_BLOCK_INCOMPLETE) {
+				/* wrong block: say so and erase it */
+				int k = (nd - 1) % 6 + 1;
+
+				fprintf(tty, "  <- block %d %s\n> ", (nd - 1) / 6 + 1,
+				        lb_rp_block_status_text(st));
+				nd -= k;
+				for (int i = 0; i < nd; i++)
+					fprintf(tty, "%c%s", digits[i], i % 6 == 5 && i != 47 ? "-" : "");
+			} else if (nd % 6 == 0 && nd < 48) {
+				fputc('-', tty);
+			}
+		}
+		/* dashes and spaces typed by the operator are ignored */
+		fflush(tty);
+	}
+	tcsetattr(fileno(tty), TCSANOW, &old);
+	fputc('\n', tty);
+	fclose(tty);
+	if (rc == 0) {
+		int j = 0;
+
+		for (int i = 0; i < 48; i++) {
+			out[j++] = digits[i];
+			if (i % 6 == 5 && i != 47)
+				out[j++] = '-';
+		}
+		out[j] = '\0';
+	}
+	sodium_memzero(digits, sizeof(digits));
+	return rc;
+}
