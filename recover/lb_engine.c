@@ -197,6 +197,11 @@ static json_t *install_json(const struct lb_install *in)
 	json_object_set_new(j, "build", jstr_or_null(in->build));
 	json_object_set_new(j, "ubr", in->has_ubr ? json_integer(in->ubr) : json_null());
 	json_object_set_new(j, "display_version", jstr_or_null(in->display_version));
+	json_object_set_new(j, "install_date", jstr_or_null(in->install_date));
+	json_object_set_new(j, "sensor", json_pack("{s:b, s:o, s:o, s:o}", "present",
+	                    in->sensor_present, "version", jstr_or_null(in->sensor_version),
+	                    "agent_id", jstr_or_null(in->agent_id),
+	                    "customer_id", jstr_or_null(in->customer_id)));
 	json_object_set_new(j, "current_controlset",
 	                    in->current_controlset ? json_integer(in->current_controlset) : json_null());
 	json_object_set_new(j, "hives", json_pack("{s:o, s:o}", "system", hive_json(&in->system),

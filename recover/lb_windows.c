@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "lb_hive.h"
@@ -97,6 +98,46 @@ static int load_hive(struct lb_ntfs *v, const char *path, const char *label,
 	return 0;
 }
 
+static void hex_value(hive_h *h, const char *key, const char *value, char *out, size_t n)
+{
+	hive_type t;
+	uint8_t *d = NULL;
+	size_t len = 0, j = 0;
+
+	out[0] = '\0';
+	if (lb_hive_get_raw(h, key, value, &t, &d, &len) != 0)
+		return;
+	for (size_t i = 0; i < len && j + 3 < n; i++, j += 2)
+		snprintf(out + j, n - j, "%02x", d[i]);
+	free(d);
+}
+
+/* The Falcon sensor's version, from its entry under Uninstall. */
+static void sensor_version(hive_h *h, char *out, size_t n)
+{
+	hive_node_h un = lb_hive_node(h, "Microsoft\\Windows\\CurrentVersion\\Uninstall");
+	hive_node_h *kids;
+
+	out[0] = '\0';
+	if (!un || !(kids = hivex_node_children(h, un)))
+		return;
+	for (size_t i = 0; kids[i] && !out[0]; i++) {
+		hive_value_h dn = hivex_node_get_value(h, kids[i], "DisplayName");
+		char *name = dn ? hivex_value_string(h, dn) : NULL;
+
+		if (name && strstr(name, "CrowdStrike") && strstr(name, "Sensor")) {
+			hive_value_h dv = hivex_node_get_value(h, kids[i], "DisplayVersion");
+			char *ver = dv ? hivex_value_string(h, dv) : NULL;
+
+			if (ver)
+				snprintf(out, n, "%s", ver);
+			free(ver);
+		}
+		free(name);
+	}
+	free(kids);
+}
+
 void lb_windows_identify(struct lb_ntfs *v, struct lb_install *inst)
 {
 	char path[1024], key[256];
@@ -111,6 +152,12 @@ void lb_windows_identify(struct lb_ntfs *v, struct lb_install *inst)
 		snprintf(key, sizeof(key), "ControlSet%03d\\Services\\Tcpip\\Parameters",
 		         inst->current_controlset);
 		lb_hive_get_string(hv.h, key, "Domain", inst->domain, sizeof(inst->domain));
+		snprintf(key, sizeof(key), "ControlSet%03d\\Services\\CSAgent", inst->current_controlset);
+		inst->sensor_present = lb_hive_node(hv.h, key) != 0;
+		snprintf(key, sizeof(key), "ControlSet%03d\\Services\\CSAgent\\Sim",
+		         inst->current_controlset);
+		hex_value(hv.h, key, "AG", inst->agent_id, sizeof(inst->agent_id));
+		hex_value(hv.h, key, "CU", inst->customer_id, sizeof(inst->customer_id));
 		lb_hive_close(&hv);
 	}
 	snprintf(path, sizeof(path), "%s\\System32\\config\\SOFTWARE", inst->system_root);
@@ -128,6 +175,19 @@ void lb_windows_identify(struct lb_ntfs *v, struct lb_install *inst)
 			lb_hive_get_string(hv.h, cv, "ReleaseId", inst->display_version,
 			                   sizeof(inst->display_version));
 		inst->has_ubr = lb_hive_get_dword(hv.h, cv, "UBR", &inst->ubr) == 0;
+		{
+			uint32_t t;
+
+			if (lb_hive_get_dword(hv.h, cv, "InstallDate", &t) == 0 && t) {
+				time_t tt = (time_t)t;
+				struct tm tm;
+
+				gmtime_r(&tt, &tm);
+				strftime(inst->install_date, sizeof(inst->install_date),
+				         "%Y-%m-%dT%H:%M:%SZ", &tm);
+			}
+		}
+		sensor_version(hv.h, inst->sensor_version, sizeof(inst->sensor_version));
 		lb_hive_close(&hv);
 	}
 }

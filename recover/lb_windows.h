@@ -30,6 +30,11 @@ struct lb_install {
 	uint32_t ubr;
 	bool has_ubr;
 	int current_controlset;
+	char install_date[32];      /* UTC ISO 8601 from SOFTWARE InstallDate */
+	bool sensor_present;        /* CrowdStrike Falcon sensor (Services\CSAgent) */
+	char sensor_version[64];    /* from its Uninstall entry */
+	char agent_id[64];          /* Services\CSAgent\Sim AG, hex */
+	char customer_id[64];       /* Services\CSAgent\Sim CU, hex */
 	struct lb_hive_status system, software;
 };
 

@@ -46,7 +46,12 @@ windows_made_volume() { # OUT
 	mkdir -p mnt
 	ntfs-3g "$1" mnt
 	mkdir -p mnt/Windows/System32/config mnt/Windows/System32/drivers/CrowdStrike
-	xz -dc "$LB_SHARED_DATA/hives/SYSTEM.xz" > mnt/Windows/System32/config/SYSTEM
+	xz -dc "$LB_SHARED_DATA/hives/SYSTEM.xz" > SYSTEM.hive
+	# a Falcon sensor with agent and customer IDs, as the console shows them
+	printf '%s\n' 'cd \ControlSet001\Services' 'add CSAgent' 'cd CSAgent' 'add Sim' 'cd Sim' \
+		'setval 2' 'AG' 'hex:3:00,11,22,33,44,55,66,77,88,99,aa,bb,cc,dd,ee,ff' \
+		'CU' 'hex:3:0f,0e,0d,0c,0b,0a,09,08,07,06,05,04,03,02,01,00' 'commit' | hivexsh -w SYSTEM.hive
+	cp SYSTEM.hive mnt/Windows/System32/config/SYSTEM
 	{ printf '\xaa\xaa\xaa\xaa\x01\x00\x23\x01'; head -c 4088 /dev/urandom; } \
 		> mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
 	touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys

@@ -18,6 +18,9 @@ eq "scan sha256" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]
 eq "scan header" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]["findings"][0]["header"]')" aaaaaaaa01002301
 eq "scan mtime" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]["findings"][0]["mtime"]')" 2024-07-19T04:30:00Z
 eq "hostname" "$(jget last.json 'r["hostname"]')" WKS-WIN732BITA
+eq "sensor present" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]["sensor"]["present"]')" True
+eq "agent id" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]["sensor"]["agent_id"]')" 00112233445566778899aabbccddeeff
+eq "customer id" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]["sensor"]["customer_id"]')" 0f0e0d0c0b0a09080706050403020100
 eq "scan wrote nothing" "$(sha256sum < vol.raw)" "$before"
 check "scan made no bundle" test -z "$(ls *.tar.zst 2>/dev/null)"
 
