@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include "lb_batch.h"
 #include "lb_engine.h"
 #include "lb_keys.h"
 #include "lb_report.h"
@@ -37,6 +38,9 @@ static const char common_help[] =
 "  --report FILE         write the JSON report to FILE\n"
 "  --json                print the JSON report on stdout instead of the summary\n"
 "  --exclude DEV         never touch this device (repeatable; with no TARGET)\n"
+"  --jobs N              batch: repair the TARGETs N at a time, one process, report and\n"
+"                        evidence bundle per disk in --report-dir; --report gets the summary\n"
+"  --report-dir DIR      where batch reports go (default ./loopbreaker-reports)\n"
 "BitLocker:\n"
 "  --keys FILE           key escrow export (AD, Entra ID/Intune, MBAM/ConfigMgr or\n"
 "                        CrowdStrike CSV, Graph JSON) or a sealed bundle (repeatable);\n"
@@ -84,7 +88,7 @@ static void help(bool fix)
 }
 
 enum { O_PLAYBOOK = 256, O_REPORT, O_JSON, O_EVIDENCE, O_FORCE, O_DELETE, O_DHIBER, O_DJOURNAL,
-       O_RJOURNAL, O_EXCLUDE, O_FAULT, O_KEYS, O_KEYPASS, O_BEK, O_RP, O_PWFILE, O_NOPROMPT };
+       O_RJOURNAL, O_EXCLUDE, O_FAULT, O_KEYS, O_KEYPASS, O_BEK, O_RP, O_PWFILE, O_NOPROMPT, O_JOBS, O_REPORTDIR };
 
 /* A secret read from the first line of a file, in sodium's guarded memory. */
 static char *read_secret_file(const char *path, struct lb_err *err)
@@ -185,6 +189,8 @@ static int run(int argc, char **argv, bool fix)
 		{ "recovery-password", required_argument, NULL, O_RP },
 		{ "password-file", required_argument, NULL, O_PWFILE },
 		{ "no-prompt", no_argument, NULL, O_NOPROMPT },
+		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "report-dir", required_argument, NULL, O_REPORTDIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -198,6 +204,8 @@ static int run(int argc, char **argv, bool fix)
 	size_t nkeys = 0, nbek = 0, nrp = 0, npw = 0;
 	bool noprompt = false;
 	struct lb_unlock unlock;
+	int jobs = 0;
+	const char *report_dir = "loopbreaker-reports";
 	const char *report_path = NULL;
 	bool json = false;
 	char **discovered = NULL;
@@ -268,6 +276,14 @@ static int run(int argc, char **argv, bool fix)
 				pwfiles[npw++] = optarg;
 			break;
 		case O_NOPROMPT: noprompt = true; break;
+		case O_JOBS:
+			jobs = atoi(optarg);
+			if (jobs < 1 || jobs > 256) {
+				fprintf(stderr, "loopbreaker: --jobs takes a number from 1 to 256\n");
+				return LB_EXIT_INPUT;
+			}
+			break;
+		case O_REPORTDIR: report_dir = optarg; break;
 		case 'h': help(fix); return 0;
 		default:
 			fprintf(stderr, "try 'loopbreaker %s --help'\n", fix ? "fix" : "scan");
@@ -329,7 +345,15 @@ static int run(int argc, char **argv, bool fix)
 	unlock.npasswords = npw;
 	unlock.interactive = !noprompt && isatty(0) && isatty(2);
 	o.unlock = &unlock;
-	ex = lb_engine_run(&o, targets, ntargets, &report);
+	if (jobs && o.evidence_path) {
+		fprintf(stderr, "loopbreaker: with --jobs each disk's bundle goes to --report-dir; "
+		        "--evidence is not used\n");
+		o.evidence_path = NULL;
+	}
+	if (jobs)
+		ex = lb_batch_run(&o, targets, ntargets, jobs, report_dir, &report);
+	else
+		ex = lb_engine_run(&o, targets, ntargets, &report);
 	for (size_t k = 0; k < npw; k++)
 		free_secret(passwords[k]);
 	lb_keys_free(unlock.ks);
@@ -344,6 +368,22 @@ static int run(int argc, char **argv, bool fix)
 	if (json) {
 		json_dumpf(report, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
+	} else if (jobs) {
+		json_t *d;
+		size_t i;
+
+		json_array_foreach(json_object_get(report, "disks"), i, d)
+			printf("%-16s %s %s\n", json_string_value(json_object_get(d, "status")),
+			       json_string_value(json_object_get(d, "path")),
+			       json_string_value(json_object_get(d, "hostname")) ?
+			       json_string_value(json_object_get(d, "hostname")) : "");
+		d = json_object_get(report, "totals");
+		printf("RESULT: %s (%lld fixed, %lld clean, %lld need attention, %lld errors; reports "
+		       "in %s)\n", json_string_value(json_object_get(report, "status")),
+		       (long long)json_integer_value(json_object_get(d, "fixed")),
+		       (long long)json_integer_value(json_object_get(d, "clean")),
+		       (long long)json_integer_value(json_object_get(d, "needs_attention")),
+		       (long long)json_integer_value(json_object_get(d, "error")), report_dir);
 	} else {
 		lb_report_summary(report, stdout);
 	}

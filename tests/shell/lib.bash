@@ -57,3 +57,17 @@ windows_made_volume() { # OUT
 	touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
 	umount mnt
 }
+# A small mkntfs-made partition image with a Windows tree and one bad
+# channel file (fast to copy many times: sparse).
+small_windows_volume() { # OUT [HOSTNAME-unused]
+	truncate -s 48M "$1"
+	mkntfs -F -Q -q -L Windows "$1" 2>/dev/null
+	mkdir -p mnt
+	ntfs-3g "$1" mnt
+	mkdir -p mnt/Windows/System32/config mnt/Windows/System32/drivers/CrowdStrike
+	xz -dc "$LB_SHARED_DATA/hives/SYSTEM.xz" > mnt/Windows/System32/config/SYSTEM
+	{ printf '\xaa\xaa\xaa\xaa\x01\x00\x23\x01'; head -c 8184 /dev/urandom; } \
+		> mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
+	touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
+	umount mnt
+}

@@ -1,0 +1,179 @@
+/* lb_batch.c - parallel repair of many disk images. */
+#include "lb_batch.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lb_report.h"
+
+struct slot {
+	pid_t pid;
+	size_t idx;
+	struct timespec start;
+};
+
+static double elapsed_ms(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) * 1000.0 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void names(const char *dir, size_t i, const char *target, char *report, char *evidence,
+                  size_t n)
+{
+	char buf[4096], *base;
+
+	snprintf(buf, sizeof(buf), "%s", target);
+	base = basename(buf);
+	snprintf(report, n, "%s/%04zu-%s.report.json", dir, i + 1, base);
+	snprintf(evidence, n, "%s/%04zu-%s.evidence.tar.zst", dir, i + 1, base);
+}
+
+/* The child: one disk, one report; exits with the disk's status. */
+static void child(const struct lb_options *o, const char *target, const char *report,
+                  const char *evidence)
+{
+	struct lb_options c = *o;
+	struct lb_unlock u;
+	json_t *r = NULL;
+	struct lb_err err;
+	int ex;
+
+	c.evidence_path = evidence;
+	if (o->unlock) {
+		u = *o->unlock;
+		u.interactive = false; /* no prompts from parallel jobs */
+		c.unlock = &u;
+	}
+	ex = lb_engine_run(&c, &target, 1, &r);
+	lb_err_clear(&err);
+	if (lb_report_write(r, report, &err)) {
+		fprintf(stderr, "loopbreaker: %s\n", err.msg);
+		ex = LB_EXIT_INTERNAL;
+	}
+	json_decref(r);
+	fflush(NULL);
+	_exit(ex);
+}
+
+int lb_batch_run(const struct lb_options *o, const char *const *targets, size_t n, int jobs,
+                 const char *dir, json_t **summary)
+{
+	struct slot *slots = calloc((size_t)jobs, sizeof(*slots));
+	json_t *s = json_object(), *disks = json_array();
+	int *codes = calloc(n ? n : 1, sizeof(*codes));
+	double *ms = calloc(n ? n : 1, sizeof(*ms));
+	size_t next = 0, done = 0;
+	int running = 0, worst = 0, totals[4] = { 0 };
+	char report[4200], evidence[4200];
+	struct timespec t0;
+
+	*summary = s;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	json_object_set_new(s, "schema", json_string("loopbreaker-batch/1"));
+	json_object_set_new(s, "mode", json_string(o->fix ? "fix" : "scan"));
+	json_object_set_new(s, "jobs", json_integer(jobs));
+	json_object_set_new(s, "report_dir", json_string(dir));
+	json_object_set_new(s, "disks", disks);
+	if (!slots || !codes || !ms) {
+		free(slots);
+		free(codes);
+		free(ms);
+		return LB_EXIT_INTERNAL;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "loopbreaker: %s: %s\n", dir, strerror(errno));
+		free(slots);
+		free(codes);
+		free(ms);
+		return LB_EXIT_INTERNAL;
+	}
+	fflush(NULL);
+	while (done < n) {
+		while (running < jobs && next < n) {
+			int k;
+			pid_t pid;
+
+			for (k = 0; slots[k].pid; k++)
+				;
+			names(dir, next, targets[next], report, evidence, sizeof(report));
+			pid = fork();
+			if (pid < 0) {
+				codes[next] = LB_EXIT_INTERNAL;
+				next++;
+				done++;
+				continue;
+			}
+			if (pid == 0)
+				child(o, targets[next], report, evidence);
+			slots[k].pid = pid;
+			slots[k].idx = next++;
+			clock_gettime(CLOCK_MONOTONIC, &slots[k].start);
+			running++;
+		}
+		if (running == 0)
+			break;
+		{
+			int st;
+			pid_t pid = wait(&st);
+
+			if (pid < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			for (int k = 0; k < jobs; k++)
+				if (slots[k].pid == pid) {
+					size_t i = slots[k].idx;
+
+					codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : LB_EXIT_INTERNAL;
+					ms[i] = elapsed_ms(&slots[k].start);
+					slots[k].pid = 0;
+					running--;
+					done++;
+				}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *r, *d;
+		char status[32];
+		json_error_t je;
+
+		names(dir, i, targets[i], report, evidence, sizeof(report));
+		r = json_load_file(report, 0, &je);
+		snprintf(status, sizeof(status), "%s",
+		         r && json_string_value(json_object_get(r, "status")) ?
+		         json_string_value(json_object_get(r, "status")) : "error");
+		d = json_pack("{s:s, s:s, s:i, s:s, s:f}", "path", targets[i], "status", status,
+		              "exit_code", codes[i], "report", report, "duration_ms", ms[i]);
+		if (r) {
+			json_object_set(d, "hostname", json_object_get(r, "hostname"));
+			json_object_set(d, "evidence", json_object_get(r, "evidence"));
+		}
+		json_array_append_new(disks, d);
+		json_decref(r);
+		totals[!strcmp(status, "fixed") ? 0 : !strcmp(status, "clean") ? 1 :
+		       !strcmp(status, "needs_attention") ? 2 : 3]++;
+		if (codes[i] > worst)
+			worst = codes[i];
+	}
+	json_object_set_new(s, "totals", json_pack("{s:i, s:i, s:i, s:i}", "fixed", totals[0],
+	                    "clean", totals[1], "needs_attention", totals[2], "error", totals[3]));
+	json_object_set_new(s, "status", json_string(totals[3] ? "error" : totals[2] ?
+	                    "needs_attention" : totals[0] ? "fixed" : "clean"));
+	json_object_set_new(s, "exit_code", json_integer(worst));
+	json_object_set_new(s, "duration_ms", json_real(elapsed_ms(&t0)));
+	free(slots);
+	free(codes);
+	free(ms);
+	return worst;
+}
