@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.bash"
 
 # valgrind cannot run an AddressSanitizer binary; the normal build runs this
-if ldd "$LB" | grep -q libasan; then
+if [[ "$(ldd "$LB")" == *libasan* ]]; then
 	echo "valgrind: not applicable to the ASan build (covered by the normal build)"
 	exit 0
 fi
