@@ -153,9 +153,30 @@ int lb_partition_scan(struct lb_source *src, struct lb_disk *disk, struct lb_err
 				} else {
 					lb_partition_free(&d4);
 				}
+			} else {
+				/* no table, or only extended containers (parts
+				 * allocated, none kept) */
+				lb_partition_free(&d4);
 			}
 			lb_err_clear(err);
 		}
+	}
+	if (disk->nparts == 0 && ssz) {
+		/* A GPT header libblkid would not accept: say why rather than
+		 * treating the disk as unpartitioned. */
+		uint8_t h[92];
+		uint64_t last = 0;
+
+		if (lb_io_pread(src->io, h, sizeof(h), ssz, err) == 0)
+			for (int i = 7; i >= 0; i--)
+				last = last << 8 | h[48 + i];
+		if (last && (last + 1) * ssz > src->io->size)
+			return lb_err_set(err, LB_EK_INPUT, 0, "%s: GPT describes %llu bytes but the image "
+			                  "has %llu: truncated image?", src->path,
+			                  (unsigned long long)((last + 1) * ssz),
+			                  (unsigned long long)src->io->size);
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: GPT header present but its partition "
+		                  "table cannot be read (damaged?)", src->path);
 	}
 	if (disk->nparts == 0) {
 		/* No table: a partition image or a superfloppy. */

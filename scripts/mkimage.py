@@ -735,6 +735,8 @@ def vhd_footer(size, seed):
 
 def build(spec_path, out):
     t0 = time.time()
+    if os.path.exists(out) and not os.path.isfile(out) or out.startswith("/dev/"):
+        raise SpecError("%s exists and is not a regular file; refusing to replace it" % out)
     text = sys.stdin.read() if spec_path == "-" else open(spec_path).read()
     d = parse_spec(text)
     if d.seed == "loopbreaker":
