@@ -15,13 +15,15 @@
 #include "lb_report.h"
 
 static const char scan_help[] =
-"usage: loopbreaker scan [--playbook NAME] [--report FILE] [--json] [TARGET...]\n"
+"usage: loopbreaker scan [--playbook NAME|FILE] [--param NAME=VALUE] [--report FILE] [--json]\n"
+"                        [TARGET...]\n"
 "\n"
 "Finds every Windows installation on the targets and reports what the\n"
 "playbook would change.  Opens everything read-only: never writes.\n";
 
 static const char fix_help[] =
-"usage: loopbreaker fix [--playbook NAME] [--report FILE] [--evidence FILE] [--json]\n"
+"usage: loopbreaker fix [--playbook NAME|FILE] [--param NAME=VALUE] [--report FILE]\n"
+"                       [--evidence FILE] [--json]\n"
 "                       [--force] [--delete] [--discard-hibernation]\n"
 "                       [--replay-journal | --discard-journal] [--exclude DEV] [TARGET...]\n"
 "\n"
@@ -34,7 +36,9 @@ static const char fix_help[] =
 static const char common_help[] =
 "\n"
 "options:\n"
-"  --playbook NAME       playbook to run (repeatable; default crowdstrike-2024-07-19)\n"
+"  --playbook NAME|FILE  built-in playbook or playbook file to run (repeatable;\n"
+"                        default crowdstrike-2024-07-19; docs/playbook-format.md)\n"
+"  --param NAME=VALUE    value of a playbook parameter, used as ${NAME} (repeatable)\n"
 "  --report FILE         write the JSON report to FILE\n"
 "  --json                print the JSON report on stdout instead of the summary\n"
 "  --exclude DEV         never touch this device (repeatable; with no TARGET)\n"
@@ -88,7 +92,7 @@ static void help(bool fix)
 }
 
 enum { O_PLAYBOOK = 256, O_REPORT, O_JSON, O_EVIDENCE, O_FORCE, O_DELETE, O_DHIBER, O_DJOURNAL,
-       O_RJOURNAL, O_EXCLUDE, O_FAULT, O_KEYS, O_KEYPASS, O_BEK, O_RP, O_PWFILE, O_NOPROMPT, O_JOBS, O_REPORTDIR };
+       O_RJOURNAL, O_EXCLUDE, O_FAULT, O_KEYS, O_KEYPASS, O_BEK, O_RP, O_PWFILE, O_NOPROMPT, O_JOBS, O_REPORTDIR, O_PARAM };
 
 /* A secret read from the first line of a file, in sodium's guarded memory. */
 static char *read_secret_file(const char *path, struct lb_err *err)
@@ -191,10 +195,16 @@ static int run(int argc, char **argv, bool fix)
 		{ "no-prompt", no_argument, NULL, O_NOPROMPT },
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "report-dir", required_argument, NULL, O_REPORTDIR },
+		{ "param", required_argument, NULL, O_PARAM },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct lb_playbook *pbs[16];
+	struct lb_playbook *loaded[16];
+	const char *pbnames[16];
+	struct lb_pb_param_value pvals[32];
+	char pbuf[32][256];
+	size_t npvals = 0;
 	const char *excl[64];
 	size_t npbs = 0, nexcl = 0;
 	struct lb_options o;
@@ -231,14 +241,22 @@ static int run(int argc, char **argv, bool fix)
 				fprintf(stderr, "loopbreaker: too many --playbook options\n");
 				return LB_EXIT_INPUT;
 			}
-			pbs[npbs] = lb_playbook_builtin(optarg);
-			if (!pbs[npbs]) {
-				fprintf(stderr, "loopbreaker: unknown playbook '%s' (see 'loopbreaker "
-				        "playbooks')\n", optarg);
+			pbnames[npbs++] = optarg; /* loaded once all --param are known */
+			break;
+		case O_PARAM: {
+			const char *eq = strchr(optarg, '=');
+
+			if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(pbuf[0]) ||
+			    npvals == sizeof(pvals) / sizeof(pvals[0])) {
+				fprintf(stderr, "loopbreaker: --param takes NAME=VALUE\n");
 				return LB_EXIT_INPUT;
 			}
-			npbs++;
+			snprintf(pbuf[npvals], sizeof(pbuf[0]), "%.*s", (int)(eq - optarg), optarg);
+			pvals[npvals].name = pbuf[npvals];
+			pvals[npvals].value = eq + 1;
+			npvals++;
 			break;
+		}
 		case O_REPORT: report_path = optarg; break;
 		case O_JSON: json = true; break;
 		case O_EVIDENCE: o.evidence_path = optarg; break;
@@ -296,7 +314,32 @@ static int run(int argc, char **argv, bool fix)
 		return LB_EXIT_INPUT;
 	}
 	if (npbs == 0)
-		pbs[npbs++] = lb_playbook_builtin("crowdstrike-2024-07-19");
+		pbnames[npbs++] = "crowdstrike-2024-07-19";
+	/* Playbooks: built-in names or files, parameters substituted.  A bad
+	 * playbook or parameter stops everything before any target is opened. */
+	for (size_t i = 0; i < npbs; i++) {
+		lb_err_clear(&err);
+		if (lb_playbook_load(pbnames[i], pvals, npvals, &loaded[i], &err)) {
+			fprintf(stderr, "loopbreaker: %s\n", err.msg);
+			for (size_t k = 0; k < i; k++)
+				lb_playbook_free(loaded[k]);
+			return LB_EXIT_INPUT;
+		}
+		pbs[i] = loaded[i];
+	}
+	for (size_t k = 0; k < npvals; k++) {
+		bool used = false;
+
+		for (size_t i = 0; i < npbs && !used; i++)
+			used = lb_playbook_has_param(loaded[i], pvals[k].name);
+		if (!used) {
+			fprintf(stderr, "loopbreaker: --param %s: no selected playbook has this "
+			        "parameter\n", pvals[k].name);
+			for (size_t i = 0; i < npbs; i++)
+				lb_playbook_free(loaded[i]);
+			return LB_EXIT_INPUT;
+		}
+	}
 	o.playbooks = pbs;
 	o.nplaybooks = npbs;
 	o.exclude = excl;
@@ -316,6 +359,8 @@ static int run(int argc, char **argv, bool fix)
 	unlock.ks = lb_keys_new();
 	if (!unlock.ks) {
 		fprintf(stderr, "loopbreaker: out of memory\n");
+		for (size_t i = 0; i < npbs; i++)
+			lb_playbook_free(loaded[i]);
 		return LB_EXIT_INTERNAL;
 	}
 	for (size_t i = 0; i < nkeys; i++) {
@@ -323,6 +368,8 @@ static int run(int argc, char **argv, bool fix)
 		if (load_keys(unlock.ks, keyfiles[i], keypass_file, &err)) {
 			fprintf(stderr, "loopbreaker: %s\n", err.msg);
 			lb_keys_free(unlock.ks);
+			for (size_t k = 0; k < npbs; k++)
+				lb_playbook_free(loaded[k]);
 			return err.kind == LB_EK_REFUSED ? LB_EXIT_ATTENTION : LB_EXIT_INPUT;
 		}
 	}
@@ -334,6 +381,8 @@ static int run(int argc, char **argv, bool fix)
 			for (size_t k = 0; k < i; k++)
 				free_secret(passwords[k]);
 			lb_keys_free(unlock.ks);
+			for (size_t k = 0; k < npbs; k++)
+				lb_playbook_free(loaded[k]);
 			return LB_EXIT_INPUT;
 		}
 	}
@@ -388,6 +437,8 @@ static int run(int argc, char **argv, bool fix)
 		lb_report_summary(report, stdout);
 	}
 	json_decref(report);
+	for (size_t i = 0; i < npbs; i++)
+		lb_playbook_free(loaded[i]);
 	if (discovered) {
 		for (size_t i = 0; discovered[i]; i++)
 			free(discovered[i]);

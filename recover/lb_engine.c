@@ -13,7 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lb_bcd.h"
 #include "lb_bitlocker.h"
+#include "lb_hivedit.h"
+#include "lb_regf.h"
 #include "lb_evidence.h"
 #include "lb_ntfs.h"
 #include "lb_ntfs_replay.h"
@@ -41,14 +44,23 @@ static const char *vstatus_name(enum vstatus s)
 struct plan {
 	json_t *finding;               /* report entry (borrowed from the report) */
 	json_t *meta;                  /* evidence manifest entry (owned) */
-	char path[1024];               /* volume path, real case */
+	char path[4400];               /* volume path, real case (PL_BCD: local file) */
 	char name[256];
 	uint8_t *data;                 /* bytes captured for evidence */
 	uint64_t len;
 	char sha256[65];
 	int64_t mtime_unix;
-	enum { PL_QUARANTINE, PL_DELETE, PL_HIBER_INVALIDATE } kind;
+	enum { PL_QUARANTINE, PL_DELETE, PL_HIBER_INVALIDATE, PL_HIVE, PL_HIVE_COMPLETE,
+	       PL_EVIDENCE_ONLY, PL_BCD } kind;
 	bool done;
+	/* PL_HIVE: the new hive bytes, the findings it carries out */
+	uint8_t *newdata;
+	size_t newlen;
+	char new_sha[65];
+	struct lb_ntfs_stat st;
+	bool replayed;
+	json_t *findings;
+	int bcd_mode;                  /* PL_BCD; path = local new BCD file */
 };
 
 struct volume {
@@ -66,6 +78,7 @@ struct volume {
 	bool bitlocker;
 	struct lb_bitlocker_info *bl;  /* probe result, for re-opening */
 	uint64_t writes;
+	bool esp;                      /* EFI System Partition holding the BCD */
 };
 
 struct target {
@@ -80,6 +93,7 @@ struct target {
 struct run {
 	const struct lb_options *o;
 	char stamp[32];                /* 20261129T002010Z */
+	char tmpdir[4096];             /* private temporary files (BCD copies) */
 	json_t *report;
 	struct target *targets;
 	size_t ntargets;
@@ -493,6 +507,669 @@ static void used_protector(struct run *run, struct volume *v, const char *prot,
 	                      source, "volume_guid", v->bl->volume_guid, "partition", v->partno));
 }
 
+/* ---- plan phase: registry rules ---- */
+
+static bool regval_equal(const struct lb_regval *v, uint32_t type, const uint8_t *d, size_t n)
+{
+	return v->present && v->type == type && v->len == n && (n == 0 || memcmp(v->data, d, n) == 0);
+}
+
+/* 0 read, 1 absent, -1 error */
+static int read_optional(struct lb_ntfs *ntfs, const char *path, uint8_t **d, uint64_t *l,
+                         struct lb_err *err)
+{
+	struct lb_ntfs_stat st;
+	int rc = lb_ntfs_stat(ntfs, path, &st, err);
+
+	*d = NULL;
+	*l = 0;
+	if (rc)
+		return rc;
+	return lb_ntfs_read_all(ntfs, path, FILE_MAX, d, l, err) ? -1 : 0;
+}
+
+static json_t *raw_json(bool present, uint32_t type, const uint8_t *d, size_t n)
+{
+	char *hex;
+	json_t *j;
+
+	if (!present)
+		return json_pack("{s:b}", "present", 0);
+	hex = lb_hex_encode(d, n);
+	j = json_pack("{s:b, s:i, s:s}", "present", 1, "type", (int)type, "hex", hex ? hex : "");
+	free(hex);
+	return j;
+}
+
+static void plan_mark(struct plan *p, const char *action, const char *reason)
+{
+	json_t *f;
+	size_t i;
+
+	if (p->finding) {
+		json_object_set_new(p->finding, "action", json_string(action));
+		json_object_set_new(p->finding, "reason", reason ? json_string(reason) : json_null());
+	}
+	json_array_foreach(p->findings, i, f) {
+		json_object_set_new(f, "action", json_string(action));
+		json_object_set_new(f, "reason", reason ? json_string(reason) : json_null());
+	}
+}
+
+static json_t *base_meta(struct target *t, struct volume *v, const char *system_root,
+                         const char *action, const char *path)
+{
+	json_t *m = json_object();
+
+	json_object_set_new(m, "target", json_string(t->path));
+	json_object_set_new(m, "partition", json_integer(v->partno));
+	json_object_set_new(m, "offset", json_integer((json_int_t)v->offset));
+	json_object_set_new(m, "volume_serial", json_object_get(v->j, "serial") ?
+	                    json_deep_copy(json_object_get(v->j, "serial")) : json_null());
+	json_object_set_new(m, "system_root", jstr_or_null(system_root));
+	json_object_set_new(m, "action", json_string(action));
+	json_object_set_new(m, "path", json_string(path));
+	return m;
+}
+
+static void refuse_rules(json_t *findings, const char *pbname, const char *hive,
+                         const char *reason)
+{
+	json_array_append_new(findings, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kind",
+	                      "registry", "playbook", pbname, "hive", hive, "path", hive, "verdict",
+	                      "unknown", "action", "refused", "reason", reason));
+}
+
+static const char *cs_roles(const struct lb_controlsets *cs, uint32_t n, char *buf, size_t len)
+{
+	buf[0] = 0;
+	if (cs->current == n)
+		snprintf(buf + strlen(buf), len - strlen(buf), "current");
+	if (cs->deflt == n)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%sdefault", buf[0] ? "," : "");
+	if (cs->last_known_good == n)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%slast_known_good", buf[0] ? "," : "");
+	return buf;
+}
+
+/* Evaluates every registry rule on one hive of one installation; with fix,
+ * plans the replacement of the hive file. */
+static void scan_hive(struct run *run, struct target *t, struct volume *v, struct lb_ntfs *ntfs,
+                      const char *system_root, const char *hive, json_t *findings)
+{
+	const struct lb_options *o = run->o;
+	char path[1024], logp[2][1100], reason[4096], sha[65];
+	uint8_t *data = NULL, *logs[2] = { NULL, NULL }, *work = NULL, *newb = NULL;
+	uint64_t len = 0, loglen[2] = { 0, 0 };
+	size_t worklen = 0, newlen = 0, nedits = 0, nrules = 0;
+	struct lb_reg_edit *edits = NULL;
+	struct lb_regf_info info;
+	struct lb_regf_replay_info ri;
+	struct lb_hive_copy hc;
+	struct lb_controlsets cs;
+	struct lb_ntfs_stat st;
+	struct lb_err err;
+	json_t *hfind = json_array(), *medits = json_array();
+	const char *firstpb = NULL;
+	bool replayed = false, have_cs = false;
+
+	memset(&hc, 0, sizeof(hc));
+	lb_err_clear(&err);
+	for (size_t i = 0; i < o->nplaybooks; i++)
+		for (size_t r = 0; r < o->playbooks[i]->nreg; r++)
+			if (!strcmp(o->playbooks[i]->reg[r].hive, hive)) {
+				nrules++;
+				if (!firstpb)
+					firstpb = o->playbooks[i]->name;
+			}
+	if (!nrules)
+		goto out;
+	snprintf(path, sizeof(path), "%s\\System32\\config\\%s", system_root, hive);
+	if (lb_ntfs_stat(ntfs, path, &st, &err) != 0 ||
+	    lb_ntfs_read_all(ntfs, path, FILE_MAX, &data, &len, &err)) {
+		snprintf(reason, sizeof(reason), "%s cannot be read: %s", path,
+		         err.msg[0] ? err.msg : "missing");
+		refuse_rules(findings, firstpb, hive, reason);
+		vol_attention(v, "%s: registry rules not applied", reason);
+		goto out;
+	}
+	for (int k = 0; k < 2; k++) {
+		snprintf(logp[k], sizeof(logp[k]), "%s.LOG%d", path, k + 1);
+		if (read_optional(ntfs, logp[k], &logs[k], &loglen[k], &err) < 0) {
+			vol_error(v, &err);
+			goto out;
+		}
+	}
+	memset(&info, 0, sizeof(info));
+	if (lb_regf_check(data, (size_t)len, &info, &err) && !info.dirty) {
+		snprintf(reason, sizeof(reason), "%s is damaged (%s): registry rules not applied, "
+		         "nothing written", path, err.msg);
+		refuse_rules(findings, firstpb, hive, reason);
+		lb_err_set(&err, LB_EK_INPUT, 0, "%s", reason);
+		vol_error(v, &err);
+		goto out;
+	}
+	work = data;
+	worklen = (size_t)len;
+	if (info.dirty) {
+		if (!logs[0] && !logs[1]) {
+			snprintf(reason, sizeof(reason), "%s is dirty (sequence numbers %u/%u) and its "
+			         ".LOG1/.LOG2 are missing: its latest changes cannot be recovered; "
+			         "registry rules not applied, nothing written", path, info.seq1, info.seq2);
+			refuse_rules(findings, firstpb, hive, reason);
+			vol_attention(v, "%s", reason);
+			goto out;
+		}
+		lb_err_clear(&err);
+		if (lb_regf_replay(data, (size_t)len, logs[0], (size_t)loglen[0], logs[1],
+		                   (size_t)loglen[1], &work, &worklen, &ri, &err)) {
+			snprintf(reason, sizeof(reason), "%s is dirty and its logs do not replay (%s): "
+			         "registry rules not applied, nothing written", path, err.msg);
+			refuse_rules(findings, firstpb, hive, reason);
+			vol_attention(v, "%s", reason);
+			work = NULL;
+			goto out;
+		}
+		replayed = true;
+	}
+	if (lb_hive_copy_open(work, worklen, &hc, &err)) {
+		snprintf(reason, sizeof(reason), "%s: %s", path, err.msg);
+		refuse_rules(findings, firstpb, hive, reason);
+		vol_error(v, &err);
+		goto out;
+	}
+	if (!strcmp(hive, "SYSTEM") && lb_hivedit_control_sets(hc.he->h, &cs, &err) == 0)
+		have_cs = true;
+	lb_err_clear(&err);
+	edits = calloc(nrules * 3 + 1, sizeof(*edits));
+	if (!edits) {
+		lb_err_set(&err, LB_EK_INTERNAL, ENOMEM, "planning");
+		vol_error(v, &err);
+		goto out;
+	}
+	for (size_t i = 0; i < o->nplaybooks; i++) {
+		const struct lb_playbook *pb = o->playbooks[i];
+
+		for (size_t r = 0; r < pb->nreg; r++) {
+			const struct lb_reg_rule *rule = &pb->reg[r];
+			bool ccs = !strncasecmp(rule->key, "CurrentControlSet", 17) &&
+			           (rule->key[17] == 0 || rule->key[17] == '\\');
+			size_t nkeys = ccs ? (have_cs ? cs.nboot : 0) : 1;
+
+			if (strcmp(rule->hive, hive))
+				continue;
+			if (ccs && nkeys == 0) {
+				snprintf(reason, sizeof(reason), "%s: %s has no usable Select key: "
+				         "CurrentControlSet cannot be resolved", rule->id, path);
+				refuse_rules(findings, pb->name, hive, reason);
+				vol_attention(v, "%s", reason);
+				continue;
+			}
+			for (size_t k = 0; k < nkeys; k++) {
+				char key[1024], roles[64] = "", full[1400];
+				struct lb_regval old;
+				struct lb_err e2;
+				const char *why = NULL, *action = "none";
+				bool key_present, need;
+				json_t *f;
+				int g;
+
+				if (ccs)
+					snprintf(key, sizeof(key), "ControlSet%03u%s", cs.boot[k], rule->key + 17);
+				else
+					snprintf(key, sizeof(key), "%s", rule->key);
+				lb_err_clear(&e2);
+				key_present = lb_hivedit_key(hc.he, key, false, &e2) != 0;
+				lb_err_clear(&e2);
+				g = lb_hivedit_get(hc.he, key, rule->value, &old, &e2);
+				if (g < 0) {
+					vol_error(v, &e2);
+					continue;
+				}
+				if (rule->when_key_exists && !key_present) {
+					need = false;
+					why = "key not present";
+				} else if (rule->has_equals &&
+				           !regval_equal(&old, rule->eq_type, rule->eq_data, rule->eq_len)) {
+					need = false;
+					why = "condition value_equals not met";
+				} else if (rule->op == LB_REGOP_DELETE_VALUE) {
+					need = old.present;
+					why = need ? NULL : "value not present";
+				} else {
+					need = !regval_equal(&old, rule->type, rule->data, rule->len);
+					why = need ? NULL : "already set";
+				}
+				if (need) {
+					if (!o->fix) {
+						action = rule->op == LB_REGOP_DELETE_VALUE ? "would_delete"
+						                                           : "would_set";
+					} else {
+						action = "planned";
+					}
+				}
+				snprintf(full, sizeof(full), "%s\\%s\\%s", hive, key, rule->value);
+				f = json_object();
+				json_object_set_new(f, "kind", json_string("registry"));
+				json_object_set_new(f, "playbook", json_string(pb->name));
+				json_object_set_new(f, "rule", json_string(rule->id));
+				json_object_set_new(f, "hive", json_string(hive));
+				json_object_set_new(f, "hive_path", json_string(path));
+				json_object_set_new(f, "path", json_string(full));
+				json_object_set_new(f, "key", json_string(key));
+				json_object_set_new(f, "value", json_string(rule->value));
+				json_object_set_new(f, "control_set", ccs ? json_integer(cs.boot[k])
+				                                          : json_null());
+				json_object_set_new(f, "control_set_roles", ccs ?
+				                    json_string(cs_roles(&cs, cs.boot[k], roles, sizeof(roles)))
+				                    : json_null());
+				json_object_set_new(f, "old", lb_regval_to_json(old.present, old.type,
+				                                                 old.data, old.len));
+				json_object_set_new(f, "new", rule->op == LB_REGOP_DELETE_VALUE ? json_null() :
+				                    lb_regval_to_json(true, rule->type, rule->data, rule->len));
+				json_object_set_new(f, "verdict", json_string(need ? "change" : "ok"));
+				json_object_set_new(f, "action", json_string(action));
+				json_object_set_new(f, "reason", why ? json_string(why) :
+				                    !o->fix ? json_string("run fix to change it") : json_null());
+				json_object_set_new(f, "replayed", json_boolean(replayed));
+				json_array_append_new(findings, f);
+				if (need && !o->fix) {
+					v->would++;
+					vol_attention(v, "%s: %s would be %s (run fix)", pb->name, full,
+					              rule->op == LB_REGOP_DELETE_VALUE ? "deleted" : "changed");
+				}
+				if (need) {
+					struct lb_reg_edit *e = &edits[nedits];
+
+					snprintf(e->key, sizeof(e->key), "%s", key);
+					snprintf(e->value, sizeof(e->value), "%s", rule->value);
+					e->create_key = rule->create_key;
+					e->new_present = rule->op != LB_REGOP_DELETE_VALUE;
+					e->new_type = rule->type;
+					e->new_data = rule->data;
+					e->new_len = rule->len;
+					lb_err_clear(&e2);
+					/* later rules see this one's effect */
+					if ((e->new_present ?
+					     lb_hivedit_set_raw(hc.he, key, rule->value, rule->type, rule->data,
+					                        rule->len, rule->create_key ?
+					                        LB_HIVEDIT_CREATE_KEYS : 0, NULL, &e2) :
+					     lb_hivedit_delete_value(hc.he, key, rule->value, NULL, &e2)) < 0) {
+						json_object_set_new(f, "action", json_string("failed"));
+						json_object_set_new(f, "reason", json_string(e2.msg));
+						vol_error(v, &e2);
+					} else {
+						json_array_append(hfind, f);
+						json_array_append_new(medits, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
+						                      "playbook", pb->name, "rule", rule->id, "key", key,
+						                      "control_set", ccs ? json_integer(cs.boot[k]) :
+						                      json_null(), "old", raw_json(old.present, old.type,
+						                      old.data, old.len), "new", raw_json(e->new_present,
+						                      e->new_type, e->new_data, e->new_len)));
+						json_object_set_new(json_array_get(medits, json_array_size(medits) - 1),
+						                    "value", json_string(rule->value));
+						nedits++;
+					}
+				}
+				lb_regval_free(&old);
+				if (nedits == nrules * 3) /* at most 3 boot control sets per rule */
+					break;
+			}
+		}
+	}
+	if (!o->fix || nedits == 0)
+		goto out;
+	lb_err_clear(&err);
+	if (lb_hive_apply_edits(work, worklen, edits, nedits, &newb, &newlen, &err)) {
+		json_t *f;
+		size_t i;
+
+		json_array_foreach(hfind, i, f) {
+			json_object_set_new(f, "action", json_string("failed"));
+			json_object_set_new(f, "reason", json_string(err.msg));
+		}
+		vol_error(v, &err);
+		goto out;
+	}
+	{
+		struct plan *p;
+		json_t *mlogs = json_array();
+
+		for (int k = 0; k < 2 && replayed; k++) {
+			struct plan *lp;
+
+			if (!logs[k] || add_plan(v, &lp))
+				continue;
+			lp->kind = PL_EVIDENCE_ONLY;
+			snprintf(lp->path, sizeof(lp->path), "%s", logp[k]);
+			snprintf(lp->name, sizeof(lp->name), "%s.LOG%d", hive, k + 1);
+			lp->data = logs[k];
+			lp->len = loglen[k];
+			lb_sha256_hex(logs[k], (size_t)loglen[k], lp->sha256);
+			lp->meta = base_meta(t, v, system_root, "registry_log", logp[k]);
+			json_object_set_new(lp->meta, "sha256", json_string(lp->sha256));
+			json_object_set_new(lp->meta, "size", json_integer((json_int_t)loglen[k]));
+			json_array_append_new(mlogs, json_pack("{s:s, s:s}", "path", logp[k], "sha256",
+			                                       lp->sha256));
+			logs[k] = NULL;
+		}
+		if (add_plan(v, &p)) {
+			json_decref(mlogs);
+			goto out;
+		}
+		p->kind = PL_HIVE;
+		snprintf(p->path, sizeof(p->path), "%s", path);
+		snprintf(p->name, sizeof(p->name), "%s", hive);
+		p->data = data;
+		p->len = len;
+		lb_sha256_hex(data, (size_t)len, p->sha256);
+		p->newdata = newb;
+		p->newlen = newlen;
+		lb_sha256_hex(newb, newlen, p->new_sha);
+		p->st = st;
+		p->replayed = replayed;
+		p->mtime_unix = lb_ntfs_time_to_unix(st.modified);
+		p->findings = hfind;
+		json_incref(hfind);
+		p->meta = base_meta(t, v, system_root, "registry_hive", path);
+		json_object_set_new(p->meta, "hive", json_string(hive));
+		json_object_set_new(p->meta, "playbook", json_string(firstpb));
+		json_object_set_new(p->meta, "size", json_integer((json_int_t)len));
+		json_object_set_new(p->meta, "sha256", json_string(p->sha256));
+		json_object_set_new(p->meta, "new_sha256", json_string(p->new_sha));
+		json_object_set_new(p->meta, "new_size", json_integer((json_int_t)newlen));
+		json_object_set_new(p->meta, "replayed", json_boolean(replayed));
+		json_object_set_new(p->meta, "logs", mlogs);
+		snprintf(sha, sizeof(sha), "loopbreaker-%s", run->stamp);
+		json_object_set_new(p->meta, "backup_suffix", json_string(sha));
+		json_object_set_new(p->meta, "edits", medits);
+		medits = NULL;
+		newb = NULL;
+		if (work == data)
+			work = NULL;
+		data = NULL;
+	}
+out:
+	lb_hive_copy_close(&hc);
+	free(edits);
+	if (work != data)
+		free(work);
+	free(data);
+	free(newb);
+	free(logs[0]);
+	free(logs[1]);
+	json_decref(hfind);
+	json_decref(medits);
+}
+
+/* An interrupted hive replacement: <hive> missing, <hive>.loopbreaker-new
+ * present.  Scan reports it; fix completes the swap first. */
+struct rootdirs {
+	char names[64][256];
+	int n;
+};
+
+static int rootdir_cb(void *arg, const char *name, bool is_dir)
+{
+	struct rootdirs *rd = arg;
+
+	if (is_dir && rd->n < 64 && name[0] != '$')
+		snprintf(rd->names[rd->n++], sizeof(rd->names[0]), "%s", name);
+	return 0;
+}
+
+static void check_interrupted_swaps(struct run *run, struct target *t, struct volume *v,
+                                    struct lb_ntfs *ntfs)
+{
+	static const char *const hives[] = { "SYSTEM", "SOFTWARE" };
+	struct rootdirs *rd = calloc(1, sizeof(*rd));
+	struct lb_err err;
+
+	lb_err_clear(&err);
+	if (!rd || lb_ntfs_readdir(ntfs, "\\", rootdir_cb, rd, &err) < 0) {
+		free(rd);
+		return;
+	}
+	for (int i = 0; i < rd->n; i++)
+		for (size_t h = 0; h < 2; h++) {
+			char path[1024], newp[1100];
+			struct lb_ntfs_stat st;
+			struct lb_regf_info info;
+			uint8_t *d = NULL;
+			uint64_t l = 0;
+			struct plan *p;
+
+			snprintf(path, sizeof(path), "\\%s\\System32\\config\\%s", rd->names[i], hives[h]);
+			snprintf(newp, sizeof(newp), "%s.loopbreaker-new", path);
+			if (lb_ntfs_stat(ntfs, path, &st, &err) != 1 ||
+			    lb_ntfs_stat(ntfs, newp, &st, &err) != 0 ||
+			    lb_ntfs_read_all(ntfs, newp, FILE_MAX, &d, &l, &err)) {
+				lb_err_clear(&err);
+				continue;
+			}
+			memset(&info, 0, sizeof(info));
+			if (lb_regf_check(d, (size_t)l, &info, &err) || info.dirty) {
+				vol_attention(v, "%s is missing and %s is not a usable hive (%s): interrupted "
+				              "hive replacement that cannot be completed; restore %s from its "
+				              "%s.loopbreaker-<time> backup or with undo", path, newp,
+				              err.msg[0] ? err.msg : "dirty", path, path);
+				free(d);
+				lb_err_clear(&err);
+				continue;
+			}
+			if (!run->o->fix) {
+				vol_attention(v, "%s: interrupted hive replacement: %s is missing and %s holds "
+				              "the new hive; fix completes it", path, path, newp);
+				v->would++;
+				free(d);
+				continue;
+			}
+			if (add_plan(v, &p)) {
+				free(d);
+				continue;
+			}
+			p->kind = PL_HIVE_COMPLETE;
+			snprintf(p->path, sizeof(p->path), "%s", path);
+			snprintf(p->name, sizeof(p->name), "%s.loopbreaker-new.sha256", hives[h]);
+			lb_sha256_hex(d, (size_t)l, p->sha256);
+			free(d);
+			p->len = 0;
+			p->meta = base_meta(t, v, NULL, "complete_hive_swap", path);
+			json_object_set_new(p->meta, "sha256", json_string(p->sha256));
+			vol_attention(v, "%s: interrupted hive replacement: completing it (%s -> %s); run "
+			              "fix again to evaluate the playbooks on this installation", path,
+			              newp, path);
+		}
+	free(rd);
+}
+
+/* ---- plan phase: the BCD rule (on the ESP of the same disk) ---- */
+
+static const char *safeboot_name(int m)
+{
+	switch (m) {
+	case LB_SAFEBOOT_MINIMAL: return "minimal";
+	case LB_SAFEBOOT_NETWORK: return "network";
+	case LB_SAFEBOOT_DSREPAIR: return "dsrepair";
+	default: return "none";
+	}
+}
+
+static int run_tmpdir(struct run *run, struct lb_err *err)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (run->tmpdir[0])
+		return 0;
+	snprintf(run->tmpdir, sizeof(run->tmpdir), "%s/loopbreaker-run-XXXXXX",
+	         tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(run->tmpdir)) {
+		run->tmpdir[0] = 0;
+		return lb_err_set(err, LB_EK_IO, errno, "creating a temporary directory");
+	}
+	return 0;
+}
+
+static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, size_t tindex)
+{
+	const struct lb_options *o = run->o;
+	const struct lb_playbook *pb = NULL;
+	const struct lb_bcd_rule *rule = NULL;
+	struct volume *esp = NULL, *attn = NULL;
+	char cur[4200] = "", next[4200];
+	struct lb_bcd_entry entry;
+	struct lb_err err;
+	bool hib = false;
+	json_t *f, *list;
+	int nrules = 0, old = LB_SAFEBOOT_NONE;
+	uint8_t *data = NULL;
+	size_t len = 0;
+
+	lb_err_clear(&err);
+	for (size_t i = 0; i < o->nplaybooks; i++)
+		if (o->playbooks[i]->bcd) {
+			if (!rule) {
+				pb = o->playbooks[i];
+				rule = pb->bcd;
+			}
+			nrules++;
+		}
+	if (!rule)
+		return;
+	for (int i = 0; i < t->nvols; i++) {
+		if (t->vols[i].ninstalls && !attn)
+			attn = &t->vols[i];
+		hib |= t->vols[i].hibernated && t->vols[i].ninstalls;
+	}
+	if (run_tmpdir(run, &err)) {
+		if (attn)
+			vol_error(attn, &err);
+		else
+			t->exit_code = worse_exit(t->exit_code, LB_EXIT_INTERNAL);
+		return;
+	}
+	for (int i = 0; i < disk->nparts && i < t->nvols && !esp; i++) {
+		if (strcmp(disk->parts[i].fstype, "vfat") || disk->parts[i].truncated)
+			continue;
+		snprintf(cur, sizeof(cur), "%s/bcd-%zu-%d", run->tmpdir, tindex, disk->parts[i].number);
+		unlink(cur);
+		lb_err_clear(&err);
+		if (lb_bcd_fetch(t->path, disk->parts[i].offset, cur, &err) == 0)
+			esp = &t->vols[i];
+		else
+			unlink(cur);
+	}
+	if (!esp) {
+		if (attn)
+			vol_attention(attn, "%s: no EFI System Partition with \\EFI\\Microsoft\\Boot\\BCD "
+			              "on %s: BCD rule not applied", pb->name, t->path);
+		else {
+			add_reason(t->j, "%s: no EFI System Partition with \\EFI\\Microsoft\\Boot\\BCD: "
+			           "BCD rule not applied", pb->name);
+			t->exit_code = worse_exit(t->exit_code, LB_EXIT_ATTENTION);
+		}
+		return;
+	}
+	list = json_array();
+	json_object_set_new(esp->j, "bcd", list);
+	esp->esp = true;
+	if (nrules > 1)
+		vol_attention(esp, "%d playbooks have a BCD rule: only %s's is used", nrules, pb->name);
+	lb_err_clear(&err);
+	if (lb_bcd_default(cur, &entry, &err)) {
+		vol_error(esp, &err);
+		unlink(cur);
+		return;
+	}
+	old = entry.safeboot;
+	f = json_object();
+	json_object_set_new(f, "kind", json_string("bcd"));
+	json_object_set_new(f, "playbook", json_string(pb->name));
+	json_object_set_new(f, "rule", json_string(rule->id));
+	json_object_set_new(f, "path", json_string("\\EFI\\Microsoft\\Boot\\BCD"));
+	json_object_set_new(f, "entry", json_string(entry.guid));
+	json_object_set_new(f, "description", json_string(entry.description));
+	json_object_set_new(f, "element", json_string("25000080"));
+	json_object_set_new(f, "old", json_string(safeboot_name(old)));
+	json_object_set_new(f, "new", json_string(safeboot_name(rule->mode)));
+	json_object_set_new(f, "verdict", json_string(old == rule->mode ? "ok" : "change"));
+	json_object_set_new(f, "action", json_string("none"));
+	json_object_set_new(f, "reason", json_null());
+	json_object_set_new(f, "esp_backup", json_null());
+	json_array_append_new(list, f);
+	if (old == rule->mode) {
+		json_object_set_new(f, "reason", json_string("already set"));
+		unlink(cur);
+		return;
+	}
+	if (hib && !o->discard_hibernation) {
+		json_object_set_new(f, "action", json_string("refused"));
+		json_object_set_new(f, "reason", json_string("Windows is hibernated "
+		                    "(--discard-hibernation)"));
+		vol_attention(esp, "%sWindows on this disk is hibernated (Fast Startup): a resumed "
+		              "session ignores the boot configuration; nothing was written. Shut Windows "
+		              "down fully, or rerun with --discard-hibernation", o->fix ? "" :
+		              "fix will refuse: ");
+		unlink(cur);
+		return;
+	}
+	if (!o->fix) {
+		json_object_set_new(f, "action", json_string(rule->mode == LB_SAFEBOOT_NONE ?
+		                                             "would_clear" : "would_set"));
+		json_object_set_new(f, "reason", json_string("run fix to change it"));
+		esp->would++;
+		vol_attention(esp, "%s: safeboot of %s (%s) would be %s (run fix)", pb->name,
+		              entry.guid, entry.description, safeboot_name(rule->mode));
+		unlink(cur);
+		return;
+	}
+	snprintf(next, sizeof(next), "%s.new", cur);
+	unlink(next);
+	if (lb_bcd_set_safeboot(cur, next, entry.guid, rule->mode, &old, &err) ||
+	    lb_hive_read_local(cur, &data, &len, &err)) {
+		json_object_set_new(f, "action", json_string("failed"));
+		json_object_set_new(f, "reason", json_string(err.msg));
+		vol_error(esp, &err);
+		unlink(cur);
+		unlink(next);
+		free(data);
+		return;
+	}
+	unlink(cur);
+	{
+		struct plan *p;
+
+		if (add_plan(esp, &p)) {
+			free(data);
+			return;
+		}
+		p->kind = PL_BCD;
+		snprintf(p->path, sizeof(p->path), "%s", next);
+		snprintf(p->name, sizeof(p->name), "BCD");
+		p->data = data;
+		p->len = len;
+		lb_sha256_hex(data, len, p->sha256);
+		p->finding = f;
+		p->bcd_mode = rule->mode;
+		p->meta = json_object();
+		json_object_set_new(p->meta, "target", json_string(t->path));
+		json_object_set_new(p->meta, "partition", json_integer(esp->partno));
+		json_object_set_new(p->meta, "offset", json_integer((json_int_t)esp->offset));
+		json_object_set_new(p->meta, "action", json_string("bcd_safeboot"));
+		json_object_set_new(p->meta, "path", json_string("\\EFI\\Microsoft\\Boot\\BCD"));
+		json_object_set_new(p->meta, "playbook", json_string(pb->name));
+		json_object_set_new(p->meta, "rule", json_string(rule->id));
+		json_object_set_new(p->meta, "entry", json_string(entry.guid));
+		json_object_set_new(p->meta, "old_mode", json_integer(old));
+		json_object_set_new(p->meta, "new_mode", json_integer(rule->mode));
+		json_object_set_new(p->meta, "old", json_string(safeboot_name(old)));
+		json_object_set_new(p->meta, "new", json_string(safeboot_name(rule->mode)));
+		json_object_set_new(p->meta, "sha256", json_string(p->sha256));
+		json_object_set_new(p->meta, "size", json_integer((json_int_t)len));
+		json_object_set_new(f, "action", json_string("planned"));
+	}
+}
+
 static void scan_volume(struct run *run, struct target *t, struct lb_source *src,
                         const struct lb_part *p, struct volume *v)
 {
@@ -577,6 +1254,7 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 	v->hibernated = st.hibernated;
 	v->journal_unclean = !st.journal_known || !st.journal_clean;
 
+	check_interrupted_swaps(run, t, v, ntfs);
 	if (lb_windows_find(ntfs, &inst, &ninst, &err)) {
 		vol_error(v, &err);
 		goto out;
@@ -600,6 +1278,10 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 			vol_error(v, &err);
 			goto out;
 		}
+		scan_hive(run, t, v, ntfs, inst[i].system_root, "SYSTEM",
+		          json_object_get(ji, "findings"));
+		scan_hive(run, t, v, ntfs, inst[i].system_root, "SOFTWARE",
+		          json_object_get(ji, "findings"));
 	}
 	if (ninst > 0) {
 		/* volume-root rules are reported with the first installation */
@@ -629,13 +1311,12 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 	if (pending) {
 		/* refused: drop the plans, say why on each finding */
 		for (size_t i = 0; i < v->nplans; i++) {
-			json_object_set_new(v->plans[i].finding, "action", json_string("refused"));
-			json_object_set_new(v->plans[i].finding, "reason",
-			                    json_string(st.hibernated && !o->discard_hibernation
-			                                ? "volume is hibernated (--discard-hibernation)"
-			                                : "NTFS journal not replayed (--replay-journal or "
-			                                  "--discard-journal)"));
+			plan_mark(&v->plans[i], "refused", st.hibernated && !o->discard_hibernation
+			          ? "volume is hibernated (--discard-hibernation)"
+			          : "NTFS journal not replayed (--replay-journal or --discard-journal)");
 			free(v->plans[i].data);
+			free(v->plans[i].newdata);
+			json_decref(v->plans[i].findings);
 			json_decref(v->plans[i].meta);
 		}
 		free(v->plans);
@@ -716,6 +1397,7 @@ static void scan_target(struct run *run, struct target *t)
 		v->size = disk.parts[i].size;
 		scan_volume(run, t, &src, &disk.parts[i], v);
 	}
+	scan_bcd(run, t, &disk, (size_t)(t - run->targets));
 	lb_partition_free(&disk);
 	lb_source_close(&src);
 }
@@ -738,6 +1420,71 @@ static int verify_unchanged(struct lb_ntfs *ntfs, const struct plan *p, struct l
 	return 0;
 }
 
+/* Replaces a hive file by the planned new bytes (lb_hive_swap), after
+ * checking that it and its logs are still what was planned from. */
+static int apply_hive(struct run *run, struct volume *v, struct lb_ntfs *ntfs, struct plan *p,
+                      struct lb_err *err)
+{
+	char suffix[64], bak[1100];
+	size_t pl = strlen(p->path), i;
+	json_t *moved, *f;
+
+	if (verify_unchanged(ntfs, p, err))
+		return -1;
+	for (i = 0; p->replayed && i < v->nplans; i++) {
+		struct plan *lp = &v->plans[i];
+
+		if (lp->kind == PL_EVIDENCE_ONLY && !strncmp(lp->path, p->path, pl) &&
+		    lp->path[pl] == '.' && verify_unchanged(ntfs, lp, err))
+			return -1;
+	}
+	snprintf(suffix, sizeof(suffix), "loopbreaker-%s", run->stamp);
+	if (lb_hive_swap(ntfs, p->path, p->newdata, p->newlen, p->new_sha, suffix, &p->st, bak,
+	                 sizeof(bak), err))
+		return -1;
+	moved = json_array();
+	/* The new hive is clean (equal sequence numbers) and already holds the
+	 * logged changes: set the old logs aside so nothing replays them. */
+	if (p->replayed && lb_hive_logs_aside(ntfs, p->path, suffix, moved, err)) {
+		json_decref(moved);
+		return -1;
+	}
+	json_array_foreach(p->findings, i, f) {
+		json_object_set_new(f, "action", json_string(json_is_null(json_object_get(f, "new")) ?
+		                                             "deleted" : "set"));
+		json_object_set_new(f, "reason", json_null());
+		json_object_set_new(f, "hive_backup", json_string(bak));
+		if (p->replayed)
+			json_object_set(f, "logs_moved", moved);
+	}
+	json_decref(moved);
+	p->done = true;
+	return 0;
+}
+
+static int apply_hive_complete(struct volume *v, struct lb_ntfs *ntfs, struct plan *p,
+                               struct lb_err *err)
+{
+	char newp[1100];
+	struct lb_ntfs_stat st;
+	struct plan chk = *p;
+
+	if ((size_t)snprintf(newp, sizeof(newp), "%s.loopbreaker-new", p->path) >= sizeof(newp))
+		return lb_err_set(err, LB_EK_INTERNAL, 0, "path too long");
+	if (lb_ntfs_stat(ntfs, p->path, &st, err) != 1)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "%s reappeared since the scan; not touched",
+		                  p->path);
+	snprintf(chk.path, sizeof(chk.path), "%s", newp);
+	if (lb_ntfs_stat(ntfs, newp, &st, err) != 0)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "%s vanished since the scan", newp);
+	chk.len = st.size;
+	if (verify_unchanged(ntfs, &chk, err) || lb_ntfs_move(ntfs, newp, p->path, err))
+		return -1;
+	add_reason(v->j, "interrupted hive replacement completed: %s -> %s", newp, p->path);
+	p->done = true;
+	return 0;
+}
+
 static int apply_plan(struct run *run, struct volume *v, struct lb_ntfs *ntfs, struct plan *p,
                       struct lb_err *err)
 {
@@ -757,6 +1504,12 @@ static int apply_plan(struct run *run, struct volume *v, struct lb_ntfs *ntfs, s
 		p->done = true;
 		return 0;
 	}
+	if (p->kind == PL_EVIDENCE_ONLY)
+		return 0; /* a log: checked with its hive */
+	if (p->kind == PL_HIVE_COMPLETE)
+		return apply_hive_complete(v, ntfs, p, err);
+	if (p->kind == PL_HIVE)
+		return apply_hive(run, v, ntfs, p, err);
 	if (verify_unchanged(ntfs, p, err))
 		return -1;
 	if (p->kind == PL_DELETE) {
@@ -881,10 +1634,7 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
 		struct plan *p = &v->plans[i];
 
 		if (apply_plan(run, v, ntfs, p, &err)) {
-			if (p->finding) {
-				json_object_set_new(p->finding, "action", json_string("failed"));
-				json_object_set_new(p->finding, "reason", json_string(err.msg));
-			}
+			plan_mark(p, "failed", err.msg);
 			vol_error(v, &err);
 			lb_err_clear(&err);
 		}
@@ -905,10 +1655,62 @@ skipped_err:
 	vol_error(v, &err);
 skipped:
 	for (size_t i = 0; i < v->nplans; i++)
-		if (v->plans[i].finding) {
-			json_object_set_new(v->plans[i].finding, "action", json_string("failed"));
-			json_object_set_new(v->plans[i].finding, "reason", json_string(err.msg));
+		plan_mark(&v->plans[i], "failed", err.msg);
+}
+
+/* BCD on the ESP: re-check the file, then put the new one with lb_bcd_put
+ * (the original stays on the ESP as BCD.LBn). */
+static void apply_esp(struct run *run, struct target *t, struct volume *v)
+{
+	double t0 = now_ms();
+
+	(void)run;
+	for (size_t i = 0; i < v->nplans; i++) {
+		struct plan *p = &v->plans[i];
+		char check[4500], name[16], sha[65];
+		struct lb_err err;
+		uint8_t *d = NULL;
+		size_t l = 0;
+		int rc = -1;
+
+		if (p->kind != PL_BCD)
+			continue;
+		lb_err_clear(&err);
+		snprintf(check, sizeof(check), "%s.check", p->path);
+		unlink(check);
+		if (lb_bcd_fetch(t->path, v->offset, check, &err) == 0 &&
+		    lb_hive_read_local(check, &d, &l, &err) == 0) {
+			lb_sha256_hex(d, l, sha);
+			if (l != p->len || strcmp(sha, p->sha256)) {
+				lb_err_set(&err, LB_EK_REFUSED, 0, "\\EFI\\Microsoft\\Boot\\BCD changed since "
+				           "it was scanned; not touched");
+			} else {
+				for (int n = 1; n <= 9; n++) {
+					snprintf(name, sizeof(name), "BCD.LB%d", n);
+					lb_err_clear(&err);
+					rc = lb_bcd_put(t->path, v->offset, p->path, name, &err);
+					if (rc == 0 || err.kind != LB_EK_REFUSED)
+						break;
+				}
+			}
 		}
+		free(d);
+		unlink(check);
+		if (rc) {
+			plan_mark(p, "failed", err.msg);
+			vol_error(v, &err);
+			continue;
+		}
+		json_object_set_new(p->finding, "action", json_string(p->bcd_mode == LB_SAFEBOOT_NONE ?
+		                                                      "cleared" : "set"));
+		json_object_set_new(p->finding, "reason", json_null());
+		snprintf(check, sizeof(check), "\\EFI\\Microsoft\\Boot\\%s", name);
+		json_object_set_new(p->finding, "esp_backup", json_string(check));
+		p->done = true;
+	}
+	v->fix_ms = now_ms() - t0;
+	if (v->status == VS_CLEAN)
+		v->status = VS_FIXED;
 }
 
 static void apply_all(struct run *run)
@@ -969,12 +1771,7 @@ static void apply_all(struct run *run)
 				struct volume *v = &run->targets[ti].vols[vi];
 
 				for (size_t i = 0; i < v->nplans; i++)
-					if (v->plans[i].finding) {
-						json_object_set_new(v->plans[i].finding, "action",
-						                    json_string("skipped"));
-						json_object_set_new(v->plans[i].finding, "reason",
-						                    json_string("evidence bundle not written"));
-					}
+					plan_mark(&v->plans[i], "skipped", "evidence bundle not written");
 				if (v->nplans)
 					vol_error(v, &err);
 			}
@@ -1002,8 +1799,12 @@ static void apply_all(struct run *run)
 			continue;
 		}
 		for (int vi = 0; vi < t->nvols; vi++)
-			if (t->vols[vi].nplans)
+			if (t->vols[vi].nplans && !t->vols[vi].esp)
 				apply_volume(run, t, &src, &t->vols[vi]);
+		/* the boot configuration last: the repaired Windows is in place */
+		for (int vi = 0; vi < t->nvols; vi++)
+			if (t->vols[vi].nplans && t->vols[vi].esp)
+				apply_esp(run, t, &t->vols[vi]);
 		if (lb_io_sync(src.io, &err))
 			for (int vi = 0; vi < t->nvols; vi++)
 				if (t->vols[vi].nplans)
@@ -1025,7 +1826,7 @@ static void apply_all(struct run *run)
 static void finish(struct run *run, int *exit_code)
 {
 	json_t *r = run->report;
-	int ex = LB_EXIT_OK, installs = 0, findings_bad = 0, fixed = 0;
+	int ex = LB_EXIT_OK, installs = 0, findings_bad = 0, fixed = 0, regs = 0, bcds = 0;
 	bool any_fixed = false;
 	const char *host = NULL;
 	char iso[32];
@@ -1057,15 +1858,32 @@ static void finish(struct run *run, int *exit_code)
 					host = json_string_value(json_object_get(ji, "hostname"));
 				json_array_foreach(json_object_get(ji, "findings"), m, f) {
 					const char *a = json_string_value(json_object_get(f, "action"));
+					const char *vd = json_string_value(json_object_get(f, "verdict"));
+					const char *kind = json_string_value(json_object_get(f, "kind"));
 
-					if (!strcmp(json_string_value(json_object_get(f, "verdict")), "bad"))
+					if (kind && !strcmp(kind, "registry")) {
+						if (a && (!strcmp(a, "set") || !strcmp(a, "deleted")))
+							regs++;
+						continue;
+					}
+					if (vd && !strcmp(vd, "bad"))
 						findings_bad++;
-					if (!strcmp(a, "quarantined") || !strcmp(a, "deleted"))
+					if (a && (!strcmp(a, "quarantined") || !strcmp(a, "deleted")))
 						fixed++;
 				}
 			}
+			json_array_foreach(json_object_get(v->j, "bcd"), k, ji) {
+				const char *a = json_string_value(json_object_get(ji, "action"));
+
+				if (a && (!strcmp(a, "set") || !strcmp(a, "cleared")))
+					bcds++;
+			}
 			for (size_t i = 0; i < v->nplans; i++) {
+				if (v->plans[i].kind == PL_BCD)
+					unlink(v->plans[i].path);
 				free(v->plans[i].data);
+				free(v->plans[i].newdata);
+				json_decref(v->plans[i].findings);
 				json_decref(v->plans[i].meta);
 			}
 			free(v->plans);
@@ -1086,8 +1904,11 @@ static void finish(struct run *run, int *exit_code)
 	                                             ex == LB_EXIT_ATTENTION ? "needs_attention" :
 	                                             any_fixed ? "fixed" : "clean"));
 	json_object_set_new(r, "exit_code", json_integer(ex));
-	json_object_set_new(r, "summary", json_pack("{s:i, s:i, s:i}", "installs", installs,
-	                    "bad_files", findings_bad, "files_fixed", fixed));
+	json_object_set_new(r, "summary", json_pack("{s:i, s:i, s:i, s:i, s:i}", "installs",
+	                    installs, "bad_files", findings_bad, "files_fixed", fixed,
+	                    "registry_values_changed", regs, "bcd_changes", bcds));
+	if (run->tmpdir[0])
+		rmdir(run->tmpdir);
 	iso_now(iso);
 	json_object_set_new(r, "finished_at", json_string(iso));
 	*exit_code = ex;

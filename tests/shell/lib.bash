@@ -71,3 +71,22 @@ small_windows_volume() { # OUT [HOSTNAME-unused]
 	touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
 	umount mnt
 }
+# registry_volume OUT HIVE: a Windows-made volume (windows_made_volume) whose
+# SYSTEM hive is replaced by HIVE (a local file), plus optional logs
+# HIVE.LOG1/HIVE.LOG2 copied as SYSTEM.LOG1/.LOG2 when present.
+registry_volume() { # OUT HIVE
+	windows_made_volume "$1"
+	mkdir -p mnt
+	ntfs-3g "$1" mnt
+	rm -f mnt/Windows/System32/config/SYSTEM*
+	cp "$2" mnt/Windows/System32/config/SYSTEM
+	for l in LOG1 LOG2; do
+		if [ -e "$2.$l" ]; then cp "$2.$l" mnt/Windows/System32/config/SYSTEM.$l; fi
+	done
+	umount mnt
+}
+# hive_get IMAGE KEY VALUE: a value of SYSTEM on IMAGE, via ntfscat + hivexget
+hive_get() {
+	ntfscat "$1" Windows/System32/config/SYSTEM > hg.$$ && hivexget hg.$$ "$2" "$3" 2>&1 || true
+	rm -f hg.$$
+}
