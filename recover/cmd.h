@@ -8,6 +8,8 @@ int cmd_ls(int argc, char **argv);
 int cmd_playbooks(int argc, char **argv);
 int cmd_undo(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_fleet(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
 
 void lb_usage_main(void);
 

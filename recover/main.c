@@ -21,6 +21,8 @@ static const char usage_text[] =
 "  undo       put back what a fix changed, from its evidence bundle\n"
 "  ls         list a directory on an NTFS volume of a target\n"
 "  keys       seal key escrow exports into a passphrase-protected bundle; list keys\n"
+"  upload     send reports and evidence to a collector (HTTP PUT/POST); spool offline\n"
+"  fleet      merge many machines' reports into fleet.csv and a dashboard\n"
 "  playbooks  list the built-in playbooks\n"
 "  help       this text; 'loopbreaker <command> --help' for a command\n"
 "  version    print the version\n"
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
 		{ "playbooks", cmd_playbooks },
 		{ "undo", cmd_undo },
 		{ "keys", cmd_keys },
+		{ "fleet", cmd_fleet },
+		{ "upload", cmd_upload },
 	};
 	const char *verbose = getenv("LOOPBREAKER_DEBUG");
 
