@@ -13,6 +13,7 @@
 #include "lb_engine.h"
 #include "lb_keys.h"
 #include "lb_report.h"
+#include "lb_upload.h"
 
 static const char scan_help[] =
 "usage: loopbreaker scan [--playbook NAME|FILE] [--param NAME=VALUE] [--report FILE] [--json]\n"
@@ -45,6 +46,12 @@ static const char common_help[] =
 "  --jobs N              batch: repair the TARGETs N at a time, one process, report and\n"
 "                        evidence bundle per disk in --report-dir; --report gets the summary\n"
 "  --report-dir DIR      where batch reports go (default ./loopbreaker-reports)\n"
+"  --upload URL          send the report (and the evidence bundle) to a collector by\n"
+"                        HTTP PUT; {hostname} {time} {file} are filled in; a failed\n"
+"                        upload never fails the run (see docs/fleet.md)\n"
+"  --upload-token-file F bearer token for the upload (https only)\n"
+"  --upload-ca-file F    CA bundle for the collector's certificate\n"
+"  --upload-spool DIR    keep what could not be sent here (flush: loopbreaker upload)\n"
 "BitLocker:\n"
 "  --keys FILE           key escrow export (AD, Entra ID/Intune, MBAM/ConfigMgr or\n"
 "                        CrowdStrike CSV, Graph JSON) or a sealed bundle (repeatable);\n"
@@ -92,7 +99,8 @@ static void help(bool fix)
 }
 
 enum { O_PLAYBOOK = 256, O_REPORT, O_JSON, O_EVIDENCE, O_FORCE, O_DELETE, O_DHIBER, O_DJOURNAL,
-       O_RJOURNAL, O_EXCLUDE, O_FAULT, O_KEYS, O_KEYPASS, O_BEK, O_RP, O_PWFILE, O_NOPROMPT, O_JOBS, O_REPORTDIR, O_PARAM };
+       O_RJOURNAL, O_EXCLUDE, O_FAULT, O_KEYS, O_KEYPASS, O_BEK, O_RP, O_PWFILE, O_NOPROMPT,
+       O_JOBS, O_REPORTDIR, O_PARAM, O_UPLOAD, O_UPTOKEN, O_UPCA, O_UPSPOOL };
 
 /* A secret read from the first line of a file, in sodium's guarded memory. */
 static char *read_secret_file(const char *path, struct lb_err *err)
@@ -195,6 +203,10 @@ static int run(int argc, char **argv, bool fix)
 		{ "no-prompt", no_argument, NULL, O_NOPROMPT },
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "report-dir", required_argument, NULL, O_REPORTDIR },
+		{ "upload", required_argument, NULL, O_UPLOAD },
+		{ "upload-token-file", required_argument, NULL, O_UPTOKEN },
+		{ "upload-ca-file", required_argument, NULL, O_UPCA },
+		{ "upload-spool", required_argument, NULL, O_UPSPOOL },
 		{ "param", required_argument, NULL, O_PARAM },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -216,6 +228,9 @@ static int run(int argc, char **argv, bool fix)
 	struct lb_unlock unlock;
 	int jobs = 0;
 	const char *report_dir = "loopbreaker-reports";
+	const char *upload_url = NULL;
+	struct lb_upload_opts upopts;
+	char tmp_report[256] = "";
 	const char *report_path = NULL;
 	bool json = false;
 	char **discovered = NULL;
@@ -226,6 +241,7 @@ static int run(int argc, char **argv, bool fix)
 	int c, ex;
 
 	memset(&o, 0, sizeof(o));
+	memset(&upopts, 0, sizeof(upopts));
 	o.fix = fix;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
@@ -302,6 +318,10 @@ static int run(int argc, char **argv, bool fix)
 			}
 			break;
 		case O_REPORTDIR: report_dir = optarg; break;
+		case O_UPLOAD: upload_url = optarg; break;
+		case O_UPTOKEN: upopts.token_file = optarg; break;
+		case O_UPCA: upopts.ca_file = optarg; break;
+		case O_UPSPOOL: upopts.spool_dir = optarg; break;
 		case 'h': help(fix); return 0;
 		default:
 			fprintf(stderr, "try 'loopbreaker %s --help'\n", fix ? "fix" : "scan");
@@ -413,6 +433,32 @@ static int run(int argc, char **argv, bool fix)
 			if (ex < LB_EXIT_INTERNAL)
 				ex = LB_EXIT_INTERNAL;
 		}
+	}
+	if (upload_url && !jobs) {
+		const char *rp = report_path;
+		json_t *ev = json_object_get(report, "evidence");
+
+		if (!rp) {
+			const char *td = getenv("TMPDIR");
+			int fd;
+
+			snprintf(tmp_report, sizeof(tmp_report), "%s/loopbreaker-report-XXXXXX.json",
+			         td && *td ? td : "/tmp");
+			fd = mkstemps(tmp_report, 5);
+			if (fd >= 0) {
+				close(fd);
+				lb_err_clear(&err);
+				if (lb_report_write(report, tmp_report, &err) == 0)
+					rp = tmp_report;
+			}
+		}
+		if (rp)
+			lb_upload_after_fix(upload_url, rp, json_string_value(json_object_get(ev, "path")),
+			                    &upopts, stderr);
+		else
+			fprintf(stderr, "loopbreaker: warning: report not uploaded (no temporary file)\n");
+		if (tmp_report[0])
+			unlink(tmp_report);
 	}
 	if (json) {
 		json_dumpf(report, stdout, JSON_INDENT(2));

@@ -197,4 +197,19 @@ eq "flush of an empty spool" "$rc" 0
 rc=0; up -q --url "http://127.0.0.1:$NP/reports/" --spool does-not-exist --flush-spool || rc=$?
 eq "flush of a missing spool" "$rc" 0
 
+# 8. fix --upload: the report and the bundle of a real fix reach the collector
+small_windows_volume fixme.img
+rm -rf "$NG/www/reports/fixed"
+rc=0; "$LB" fix --evidence fixme.tar.zst --report fixme.json \
+	--upload "http://127.0.0.1:$NP/reports/fixed/{hostname}-{file}" fixme.img > /dev/null 2> fixup.err || rc=$?
+eq "fix --upload exit" "$rc" 0
+check "uploaded report identical" cmp fixme.json "$NG/www/reports/fixed/WKS-WIN732BITA-fixme.json"
+check "uploaded bundle identical" cmp fixme.tar.zst "$NG/www/reports/fixed/WKS-WIN732BITA-fixme.tar.zst"
+# a dead collector never fails the fix
+small_windows_volume fixme2.img
+rc=0; "$LB" fix --evidence fixme2.tar.zst --upload "http://127.0.0.1:9/x/{file}" --upload-spool spool2 \
+	fixme2.img > /dev/null 2> fixup2.err || rc=$?
+eq "fix with dead collector still fixed" "$rc" 0
+check "spooled for later" test -n "$(ls -A spool2)"
+
 done_tests
