@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -149,31 +150,56 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 
 /* ---- the prompt ---- */
 
+static void tty_puts(int fd, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
 int lb_unlock_prompt(const char *protector, const char *description, char out[LB_RP_LEN + 1])
 {
 	struct termios old, raw;
-	FILE *tty = fopen("/dev/tty", "r+");
-	char digits[48];
-	int nd = 0, c, rc = 1;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	char digits[48], line[256];
+	int nd = 0, rc = 1;
+	unsigned char c;
 
-	if (!tty)
+	if (fd < 0)
 		return 1;
-	fprintf(tty, "\nBitLocker recovery key needed%s%s\n", description && description[0] ? " for " : "",
-	        description ? description : "");
-	fprintf(tty, "Recovery key ID: %.8s (full ID %s)\n", protector + (protector[0] == '{'),
-	        protector);
-	fprintf(tty, "Type the 48 digits (dashes optional), Enter on an empty line to skip:\n> ");
-	fflush(tty);
-	if (tcgetattr(fileno(tty), &old) < 0) {
-		fclose(tty);
+	snprintf(line, sizeof(line), "\nBitLocker recovery key needed%s%.120s\n",
+	         description && description[0] ? " for " : "", description ? description : "");
+	tty_puts(fd, line);
+	snprintf(line, sizeof(line), "Recovery key ID: %.8s (full ID %s)\n",
+	         protector + (protector[0] == '{'), protector);
+	tty_puts(fd, line);
+	tty_puts(fd, "Type the 48 digits (dashes optional), Enter on an empty line to skip:\n> ");
+	if (tcgetattr(fd, &old) < 0) {
+		close(fd);
 		return 1;
 	}
 	raw = old;
 	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
-	tcsetattr(fileno(tty), TCSANOW, &raw);
-	while ((c = fgetc(tty)) != EOF) {
+	tcsetattr(fd, TCSANOW, &raw);
+	for (;;) {
+		ssize_t r = read(fd, &c, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
 		if (c == '\n' || c == '\r') {
 			if (nd == 0)
 				break;          /* skip */
@@ -181,37 +207,41 @@ int lb_unlock_prompt(const char *protector, const char *description, char out[LB
 				rc = 0;
 				break;
 			}
-			fputc('\a', tty);
+			tty_puts(fd, "\a");
 		} else if (c == 127 || c == 8) {
 			if (nd > 0) {
 				nd--;
-				fputs(nd % 6 == 5 && nd != 47 ? "\b \b\b \b" : "\b \b", tty);
+				tty_puts(fd, nd % 6 == 5 && nd != 47 ? "\b \b\b \b" : "\b \b");
 			}
 		} else if (isdigit(c) && nd < 48) {
 			enum lb_rp_block_status st;
+			char echo[2] = { (char)c, 0 };
 
 			digits[nd++] = (char)c;
-			fputc(c, tty);
+			tty_puts(fd, echo);
 			st = lb_rp_check_block(digits + (nd - 1) / 6 * 6, (size_t)((nd - 1) % 6 + 1));
 			if (st != LB_RP_BLOCK_OK && st != LB_RP_BLOCK_INCOMPLETE) {
-				/* wrong block: say so and erase it */
+				/* wrong block: say so at once and erase it */
 				int k = (nd - 1) % 6 + 1;
 
-				fprintf(tty, "  <- block %d %s\n> ", (nd - 1) / 6 + 1,
-				        lb_rp_block_status_text(st));
+				snprintf(line, sizeof(line), "  <- block %d %s\n> ", (nd - 1) / 6 + 1,
+				         lb_rp_block_status_text(st));
+				tty_puts(fd, line);
 				nd -= k;
-				for (int i = 0; i < nd; i++)
-					fprintf(tty, "%c%s", digits[i], i % 6 == 5 && i != 47 ? "-" : "");
+				for (int i = 0; i < nd; i++) {
+					char d[3] = { digits[i], i % 6 == 5 && i != 47 ? '-' : 0, 0 };
+
+					tty_puts(fd, d);
+				}
 			} else if (nd % 6 == 0 && nd < 48) {
-				fputc('-', tty);
+				tty_puts(fd, "-");
 			}
 		}
 		/* dashes and spaces typed by the operator are ignored */
-		fflush(tty);
 	}
-	tcsetattr(fileno(tty), TCSANOW, &old);
-	fputc('\n', tty);
-	fclose(tty);
+	tcsetattr(fd, TCSANOW, &old);
+	tty_puts(fd, "\n");
+	close(fd);
 	if (rc == 0) {
 		int j = 0;
 

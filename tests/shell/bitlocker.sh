@@ -10,24 +10,10 @@
 # and re-open with the key to verify (decrypted dump + ntfsfix + ntfscat).
 . "$(dirname "$0")/lib.bash"
 
-tar -xJf "$LB_SHARED_DATA/bitlocker/bitlk-images.tar.xz"
-img=bitlk-images/bitlk-aes-xts-128.img
+bitlocker_volume enc.img
 RP=235818-357951-253979-013365-241120-245575-342914-591910
 RPID=64311DEA-4587-4029-924A-BA299647998E
 PWID=3E55195C-8811-4D9B-97B4-2B9E5F8F5384
-
-# a 32 MiB NTFS (it must end before BitLocker's first metadata block at 33.6 MB)
-truncate -s 32M ntfs.img
-mkntfs -F -Q -q -L BLWIN ntfs.img 2>/dev/null
-mkdir -p mnt && ntfs-3g ntfs.img mnt
-mkdir -p mnt/Windows/System32/config mnt/Windows/System32/drivers/CrowdStrike
-xz -dc "$LB_SHARED_DATA/hives/SYSTEM.xz" > mnt/Windows/System32/config/SYSTEM
-{ printf '\xaa\xaa\xaa\xaa\x01\x00\x23\x01'; head -c 40952 /dev/urandom; } > bad.sys
-cp bad.sys mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
-touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
-umount mnt
-cp "$img" enc.img
-"$LB_BUILD/lb-blwrite" write enc.img "$RP" ntfs.img 2>/dev/null || fail "writing NTFS through BitLocker"
 check "ciphertext on disk" bash -c '! grep -q "BLWIN\|CrowdStrike" enc.img'
 cp enc.img pristine.img
 

@@ -90,3 +90,24 @@ hive_get() {
 	ntfscat "$1" Windows/System32/config/SYSTEM > hg.$$ && hivexget hg.$$ "$2" "$3" 2>&1 || true
 	rm -f hg.$$
 }
+
+# bitlocker_volume OUT: the Windows-made bitlk-aes-xts-128 volume (recovery
+# key 235818-…-591910, protector {64311DEA-…}) with a 32 MiB NTFS holding a
+# Windows tree and the bad channel file (bad.sys) written through the
+# decrypting layer.  The NTFS ends before BitLocker's first metadata block
+# (33.6 MB) so nothing has to be written over it.
+bitlocker_volume() {
+	tar -xJf "$LB_SHARED_DATA/bitlocker/bitlk-images.tar.xz"
+	truncate -s 32M ntfs.img
+	mkntfs -F -Q -q -L BLWIN ntfs.img 2>/dev/null
+	mkdir -p mnt && ntfs-3g ntfs.img mnt
+	mkdir -p mnt/Windows/System32/config mnt/Windows/System32/drivers/CrowdStrike
+	xz -dc "$LB_SHARED_DATA/hives/SYSTEM.xz" > mnt/Windows/System32/config/SYSTEM
+	{ printf '\xaa\xaa\xaa\xaa\x01\x00\x23\x01'; head -c 40952 /dev/urandom; } > bad.sys
+	cp bad.sys mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
+	touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
+	umount mnt
+	cp bitlk-images/bitlk-aes-xts-128.img "$1"
+	"$LB_BUILD/lb-blwrite" write "$1" 235818-357951-253979-013365-241120-245575-342914-591910 \
+		ntfs.img 2>/dev/null || fail "writing NTFS through BitLocker"
+}
