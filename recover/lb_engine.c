@@ -465,10 +465,11 @@ static void plan_hiber(struct volume *v, struct lb_ntfs *ntfs, const char *targe
 	p->len = (uint64_t)r;
 	p->mtime_unix = lb_ntfs_time_to_unix(st.modified);
 	lb_sha256_hex(buf, (size_t)r, p->sha256);
-	p->meta = json_pack("{s:s, s:i, s:I, s:s, s:s, s:I, s:s, s:s}", "target", target,
+	p->meta = json_pack("{s:s, s:i, s:I, s:O?, s:s, s:s, s:I, s:s, s:s}", "target", target,
 	                    "partition", v->partno, "offset", (json_int_t)v->offset,
+	                    "volume_serial", json_object_get(v->j, "serial"),
 	                    "path", "\\hiberfil.sys", "action", "invalidate_hibernation",
-	                    "header_bytes", (json_int_t)r, "sha256_of_header", p->sha256,
+	                    "size", (json_int_t)r, "sha256", p->sha256,
 	                    "note", "first bytes of hiberfil.sys before its signature was cleared");
 }
 
@@ -1940,9 +1941,10 @@ int lb_engine_run(const struct lb_options *o, const char *const *targets, size_t
 	                                         LB_VERSION));
 	json_object_set_new(r, "mode", json_string(o->fix ? "fix" : "scan"));
 	json_object_set_new(r, "playbooks", pbs);
-	json_object_set_new(r, "options", json_pack("{s:b, s:b, s:b, s:b}", "force", o->force,
+	json_object_set_new(r, "options", json_pack("{s:b, s:b, s:b, s:b, s:b}", "force", o->force,
 	                    "delete", o->delete_files, "discard_hibernation", o->discard_hibernation,
-	                    "discard_journal", o->discard_journal));
+	                    "discard_journal", o->discard_journal, "replay_journal",
+	                    o->replay_journal));
 	json_object_set_new(r, "started_at", json_string(iso));
 	json_object_set_new(r, "finished_at", json_null());
 	json_object_set_new(r, "duration_ms", json_null());

@@ -83,8 +83,16 @@ void lb_report_summary(json_t *r, FILE *out)
 	        s(r, "mode"), json_string_value(json_array_get(json_object_get(r, "playbooks"), 0))
 	        ? json_string_value(json_array_get(json_object_get(r, "playbooks"), 0)) : "");
 	json_array_foreach(json_object_get(r, "targets"), i, t) {
-		if (json_is_string(json_object_get(t, "error")))
-			fprintf(out, "%s: ERROR: %s\n", s(t, "path"), s(t, "error"));
+		if (json_is_string(json_object_get(t, "error"))) {
+			const char *e = s(t, "error"), *p = s(t, "path");
+			size_t pl = strlen(p);
+
+			/* the message usually starts with the path already */
+			if (!strncmp(e, p, pl) && e[pl] == ':')
+				fprintf(out, "%s: ERROR:%s\n", p, e + pl + 1);
+			else
+				fprintf(out, "%s: ERROR: %s\n", p, e);
+		}
 		json_array_foreach(json_object_get(t, "volumes"), j, v) {
 			const char *fs = s(v, "filesystem");
 			json_t *insts = json_object_get(v, "installs");

@@ -160,8 +160,11 @@ static int64_t iso_to_nt(const char *iso)
 /* Opens, read-write, the NTFS volume with this serial on one of the
  * candidate targets. */
 static int open_volume(const char *const *cands, size_t ncands, const char *serial,
-                       struct vol *out, struct lb_err *err)
+                       uint64_t offset, struct vol *out, struct lb_err *err)
 {
+	/* two passes: the serial at the recorded offset first (two volumes
+	 * formatted in the same second can share a serial), then anywhere */
+	for (int pass = 0; pass < 2; pass++)
 	for (size_t c = 0; c < ncands; c++) {
 		struct lb_disk disk;
 
@@ -177,7 +180,7 @@ static int open_volume(const char *const *cands, size_t ncands, const char *seri
 			uint64_t ser = 0;
 			struct lb_part p = disk.parts[i];
 
-			if (strcmp(p.fstype, "ntfs") || p.truncated ||
+			if (strcmp(p.fstype, "ntfs") || p.truncated || (pass == 0 && p.offset != offset) ||
 			    lb_io_pread(out->src.io, bs, sizeof(bs), p.offset, err))
 				continue;
 			for (int k = 7; k >= 0; k--)
@@ -664,7 +667,8 @@ int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
 		}
 		if (!serial) {
 			lb_err_set(&err, LB_EK_INPUT, 0, "manifest entry without volume_serial");
-		} else if (open_volume(ntargets ? targets : one, ntargets ? ntargets : 1, serial, &v,
+		} else if (open_volume(ntargets ? targets : one, ntargets ? ntargets : 1, serial,
+		                       (uint64_t)json_integer_value(json_object_get(ent, "offset")), &v,
 		                       &err) == 0) {
 			json_object_set_new(out, "target", json_string(v.target));
 			json_object_set_new(out, "partition", json_integer(v.partno));

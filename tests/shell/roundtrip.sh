@@ -98,5 +98,8 @@ eq "hiberfil signature cleared" "$(ntfscat hib.raw hiberfil.sys | head -c 4 | od
 check "hiberfil header in bundle" bash -c "tar --zstd -tf hib2.tar.zst | grep -q hiberfil.sys.header"
 run 0 scan hib.raw
 eq "hib after" "$(jget last.json 'r["status"]')" clean
+"$LB" undo --json hib2.tar.zst hib.raw > last.json || fail "undo of a --discard-hibernation fix exited $?"
+eq "undo: hibernation signature back" "$(ntfscat hib.raw hiberfil.sys | head -c 4)" HIBR
+eq "undo: bad file back" "$(ntfscat hib.raw "$bad" | sha256sum | cut -d' ' -f1)" "$orig_sha"
 
 done_tests
