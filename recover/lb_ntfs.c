@@ -532,6 +532,44 @@ static int to_ucs(const char *name, ntfschar **u, struct lb_err *err)
 	return len;
 }
 
+/* Creates the last component of path (a file or a directory) in its
+ * existing parent; returns the new inode with *dni its open parent (close
+ * the inode through the parent: ntfs_inode_close_in_dir). */
+static ntfs_inode *create_in(struct lb_ntfs *v, const char *path, mode_t type, ntfs_inode **dni,
+                             struct lb_err *err)
+{
+	char parent[4096], leaf[1024];
+	ntfs_inode *ni;
+	ntfschar *u;
+	int ulen, e;
+
+	*dni = NULL;
+	if (split_path(path, parent, sizeof(parent), leaf, sizeof(leaf))) {
+		lb_err_set(err, LB_EK_INTERNAL, EINVAL, "create %s", path);
+		return NULL;
+	}
+	*dni = ntfs_pathname_to_inode(v->vol, NULL, parent);
+	if (!*dni) {
+		lb_err_set(err, LB_EK_IO, errno, "%s: %s", v->io->name, parent);
+		return NULL;
+	}
+	ulen = to_ucs(leaf, &u, err);
+	if (ulen < 0) {
+		ntfs_inode_close(*dni);
+		*dni = NULL;
+		return NULL;
+	}
+	ni = ntfs_create(*dni, const_cpu_to_le32(0), u, (u8)ulen, type);
+	e = errno;
+	free(u);
+	if (!ni) {
+		ntfs_inode_close(*dni);
+		*dni = NULL;
+		lb_err_set(err, LB_EK_IO, e, "%s: creating %s", v->io->name, path);
+	}
+	return ni;
+}
+
 int lb_ntfs_mkdir_p(struct lb_ntfs *v, const char *path, struct lb_err *err)
 {
 	char p[4096];
@@ -554,30 +592,10 @@ int lb_ntfs_mkdir_p(struct lb_ntfs *v, const char *path, struct lb_err *err)
 				if (!dir)
 					return lb_err_set(err, LB_EK_INPUT, ENOTDIR, "%s: %s", v->io->name, p);
 			} else {
-				char parent[4096], leaf[1024];
-				ntfs_inode *dni, *nni;
-				ntfschar *u;
-				int ulen;
+				ntfs_inode *dni, *nni = create_in(v, p, S_IFDIR, &dni, err);
 
-				if (split_path(p, parent, sizeof(parent), leaf, sizeof(leaf)))
-					return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "mkdir %s", p);
-				dni = ntfs_pathname_to_inode(v->vol, NULL, parent);
-				if (!dni)
-					return lb_err_set(err, LB_EK_IO, errno, "%s: %s", v->io->name, parent);
-				ulen = to_ucs(leaf, &u, err);
-				if (ulen < 0) {
-					ntfs_inode_close(dni);
+				if (!nni)
 					return -1;
-				}
-				nni = ntfs_create(dni, const_cpu_to_le32(0), u, (u8)ulen, S_IFDIR);
-				free(u);
-				if (!nni) {
-					int e = errno;
-
-					ntfs_inode_close(dni);
-					return lb_err_set(err, LB_EK_IO, e, "%s: creating directory %s",
-					                  v->io->name, p);
-				}
 				if (ntfs_inode_close_in_dir(nni, dni) | ntfs_inode_close(dni))
 					return lb_err_set(err, LB_EK_IO, errno, "%s: creating directory %s",
 					                  v->io->name, p);
@@ -782,9 +800,8 @@ int lb_ntfs_create_file(struct lb_ntfs *v, const char *path, const void *data, u
 	char parent[4096], leaf[1024];
 	ntfs_inode *dni, *ni;
 	ntfs_attr *na;
-	ntfschar *u;
 	struct lb_ntfs_stat st;
-	int ulen, rc, e;
+	int rc, e;
 	s64 w = 0;
 
 	if (need_rw(v, err))
@@ -798,21 +815,9 @@ int lb_ntfs_create_file(struct lb_ntfs *v, const char *path, const void *data, u
 		return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "create %s", path);
 	if (lb_ntfs_mkdir_p(v, parent, err))
 		return -1;
-	dni = ntfs_pathname_to_inode(v->vol, NULL, parent);
-	if (!dni)
-		return lb_err_set(err, LB_EK_IO, errno, "%s: %s", v->io->name, parent);
-	ulen = to_ucs(leaf, &u, err);
-	if (ulen < 0) {
-		ntfs_inode_close(dni);
+	ni = create_in(v, path, S_IFREG, &dni, err);
+	if (!ni)
 		return -1;
-	}
-	ni = ntfs_create(dni, const_cpu_to_le32(0), u, (u8)ulen, S_IFREG);
-	free(u);
-	if (!ni) {
-		e = errno;
-		ntfs_inode_close(dni);
-		return lb_err_set(err, LB_EK_IO, e, "%s: creating %s", v->io->name, path);
-	}
 	na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
 	if (na && len)
 		w = ntfs_attr_pwrite(na, 0, (s64)len, data);
