@@ -17,9 +17,17 @@ static void copy_tag(blkid_probe pr, const char *name, char *out, size_t n)
 		snprintf(out, n, "%s", v);
 }
 
-/* Superblock probe of [off, off+size) of the source. */
+/* Superblock probe of [off, off+size) of the source.
+ *
+ * libblkid 2.38's "ocfs" (Oracle Cluster FS v1) prober copies an on-disk
+ * 16-bit label length's worth of bytes from a 64-byte stack buffer: a
+ * partition with "OracleCFS" at 8 KiB and a large length crashes the probe
+ * (found by tests/fuzz/fuzz_partition; `blkid -p` segfaults on it too).  No
+ * Windows disk holds OCFS1, so that prober is never run. */
 static void classify(struct lb_source *src, struct lb_part *p)
 {
+	static char ocfs[] = "ocfs";
+	char *skip[] = { ocfs, NULL };
 	blkid_probe pr = blkid_new_probe();
 	uint64_t avail;
 
@@ -31,6 +39,7 @@ static void classify(struct lb_source *src, struct lb_part *p)
 		blkid_probe_enable_superblocks(pr, 1);
 		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_LABEL |
 		                                  BLKID_SUBLKS_UUID);
+		blkid_probe_filter_superblocks_type(pr, BLKID_FLTR_NOTIN, skip);
 		blkid_probe_enable_partitions(pr, 0);
 		if (blkid_do_safeprobe(pr) == 0) {
 			copy_tag(pr, "TYPE", p->fstype, sizeof(p->fstype));
