@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# Builds the loopbreaker boot media from Debian 12 packages and build/loopbreaker:
+#
+#   bootmedia/build.sh [OUTDIR]        (default build/bootmedia)
+#
+# OUTDIR/
+#   vmlinuz, initrd.img        signed Debian kernel + zstd cpio initramfs
+#   usb/                       folder to copy onto any FAT32 stick (UEFI + Secure Boot)
+#   loopbreaker-usb.img        raw image for dd: MBR, one FAT32 partition, UEFI + BIOS
+#   loopbreaker.iso            hybrid ISO (CD, virtual media, or dd), UEFI + BIOS
+#   pxe/                       TFTP root: shim, grubnetx64, grub/grub.cfg (UEFI),
+#                              pxelinux.0 + pxelinux.cfg/default (BIOS), boot.ipxe
+#   SOURCES.txt, SHA256SUMS, sizes.txt
+#
+# Environment:
+#   LB_BUILD           build dir holding loopbreaker (default <repo>/build)
+#   LB_DEB_CACHE       where .debs are downloaded (default <repo>/build/bootmedia-debs)
+#   LB_KERNEL_PKG      kernel package (default: what linux-image-amd64 depends on)
+#   SOURCE_DATE_EPOCH  timestamp of every file (default: HEAD's commit time)
+#   LB_OFFLINE=1       use only the .debs already in LB_DEB_CACHE
+# Needs (host): apt, dpkg-deb, cpio, zstd, kmod (depmod), mtools, dosfstools,
+# fdisk (sfdisk), xorriso.  No root needed except for apt-get update; no loop
+# devices, no mounts.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/.." && pwd)
+out=$(realpath -m "${1:-$src/build/bootmedia}")
+LB_BUILD=$(realpath -m "${LB_BUILD:-$src/build}")
+cache=$(realpath -m "${LB_DEB_CACHE:-$src/build/bootmedia-debs}")
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=$(git -C "$src" log -1 --format=%ct 2>/dev/null || echo 1721363340)
+fi
+export SOURCE_DATE_EPOCH
+export LC_ALL=C TZ=UTC
+umask 022
+stamp="@$SOURCE_DATE_EPOCH"
+work=$out/.work
+log() { echo "bootmedia: $*" >&2; }
+die() { echo "bootmedia: error: $*" >&2; exit 1; }
+
+lb=$LB_BUILD/loopbreaker
+[ -x "$lb" ] || die "$lb not found: build loopbreaker first (scripts/build.sh)"
+for t in dpkg-deb cpio zstd depmod mcopy mkfs.fat sfdisk xorriso; do
+	command -v "$t" >/dev/null || die "$t missing (scripts/install-deps.sh installs scripts/packages/bootmedia.txt)"
+done
+
+rm -rf "$work" && mkdir -p "$work" "$cache" "$out"
+
+# ---------------------------------------------------------------- packages
+pkgs=$(sed 's/#.*//' "$here/debs.txt" | tr -s ' \t' '\n' | grep -v '^$')
+apt_ready() { apt-cache show --no-all-versions "$1" >/dev/null 2>&1; }
+cached_deb() { # newest cached .deb of package $1 (offline mode)
+	ls "$cache/$1"_*.deb 2>/dev/null | sort -V | tail -1
+}
+if [ "${LB_OFFLINE:-0}" != 1 ] && ! apt_ready busybox-static; then
+	log "apt lists are empty: apt-get update"
+	apt-get update -qq || log "apt-get update failed; trying the cache"
+fi
+kernel_pkg=${LB_KERNEL_PKG:-}
+if [ -z "$kernel_pkg" ]; then
+	if [ "${LB_OFFLINE:-0}" != 1 ] && apt_ready linux-image-amd64; then
+		kernel_pkg=$(apt-cache show --no-all-versions linux-image-amd64 | sed -n 's/^Depends: //p' |
+			grep -o 'linux-image-[0-9][^ ,]*-amd64' | head -1)
+	else
+		kernel_pkg=$(basename "$(ls "$cache"/linux-image-*-amd64_*.deb 2>/dev/null | sort -V | tail -1)" | cut -d_ -f1)
+	fi
+fi
+[ -n "$kernel_pkg" ] || die "cannot tell which kernel package to use"
+: > "$work/sources"
+for p in $pkgs; do
+	[ "$p" = KERNEL ] && p=$kernel_pkg
+	deb=
+	if [ "${LB_OFFLINE:-0}" != 1 ] && apt_ready "$p"; then
+		ver=$(apt-cache show --no-all-versions "$p" | sed -n 's/^Version: //p' | head -1)
+		arch=$(apt-cache show --no-all-versions "$p" | sed -n 's/^Architecture: //p' | head -1)
+		deb=$cache/${p}_${ver//:/%3a}_${arch}.deb
+		if [ ! -s "$deb" ]; then
+			log "download $p $ver"
+			(cd "$cache" && apt-get download -qq -o APT::Sandbox::User=root "$p=$ver") ||
+				die "apt-get download $p failed"
+		fi
+	else
+		deb=$(cached_deb "$p")
+	fi
+	[ -n "$deb" ] && [ -s "$deb" ] || die "no .deb for $p (no apt lists and nothing in $cache)"
+	# unpacked once per .deb, next to it (the kernel takes a while)
+	x=$cache/x/$(basename "$deb" .deb)
+	if [ ! -e "$x/.unpacked" ]; then
+		rm -rf "$x" && mkdir -p "$x"
+		dpkg-deb -x "$deb" "$x"
+		[ -d "$x/lib/modules" ] && depmod -b "$x" "$(ls "$x/lib/modules")"
+		touch "$x/.unpacked"
+	fi
+	mkdir -p "$work/deb"
+	ln -s "$x" "$work/deb/$p"
+	printf '%s %s %s\n' "$p" "$(dpkg-deb -f "$deb" Version)" "$(sha256sum < "$deb" | cut -d' ' -f1)" >> "$work/sources"
+	eval "deb_$(echo "$p" | tr -c 'a-zA-Z0-9\n' _)=\$work/deb/\$p"
+done
+kroot=$work/deb/$kernel_pkg
+kver=$(ls "$kroot/lib/modules")
+log "kernel $kernel_pkg ($kver)"
+
+# ---------------------------------------------------------------- initramfs
+ir=$work/initramfs
+mkdir -p "$ir"/{bin,dev,proc,sys,run,tmp,mnt,stick,root,etc,usr/bin,lib/modules}
+bb=$deb_busybox_static/bin/busybox
+install -m 755 "$bb" "$ir/bin/busybox"
+for a in $("$bb" --list); do
+	[ "$a" = busybox ] || ln -s busybox "$ir/bin/$a"
+done
+install -m 755 "$here/init" "$ir/init"
+install -m 755 "$here/udhcpc.script" "$ir/etc/udhcpc.script"
+printf '127.0.0.1 localhost\n' > "$ir/etc/hosts"
+# public CAs for "loopbreaker upload" over https (libcurl's default bundle path)
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+	mkdir -p "$ir/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$ir/etc/ssl/certs/"
+fi
+
+# loopbreaker and the helpers it runs (mtools for the ESP, ntfsrecover for
+# --replay-journal), with their shared libraries as resolved by ldd here:
+# the exact files the binary was linked and tested against.
+install -m 755 "$lb" "$ir/usr/bin/loopbreaker"
+bins="$lb"
+for h in mtools ntfsrecover ntfsfix ntfsinfo; do
+	hp=$(command -v "$h" 2>/dev/null || true)
+	if [ -n "$hp" ]; then install -m 755 "$hp" "$ir/usr/bin/$h"; bins="$bins $hp"
+	else log "warning: $h not on the build host; not in the image"; fi
+done
+for m in mcopy mdir mdel mren mmd mtype minfo; do ln -s mtools "$ir/usr/bin/$m"; done
+: > "$work/libs"
+for b in $bins; do
+	ldd "$b" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
+done
+sort -u "$work/libs" -o "$work/libs"
+while read -r l; do
+	mkdir -p "$ir$(dirname "$l")"
+	cp -L "$l" "$ir$l"
+	case "$l" in */ld-linux*) chmod 755 "$ir$l" ;; *) chmod 644 "$ir$l" ;; esac
+	pkg=$( { dpkg -S "$l" || dpkg -S "$(realpath "$l")" || dpkg -S "/usr$l"; } 2>/dev/null | head -1 | cut -d: -f1 || true)
+	[ -n "$pkg" ] && printf 'host-lib %s %s %s\n' "$l" "$pkg" \
+		"$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null)" >> "$work/sources.libs"
+done < "$work/libs"
+# ICU's data library (31 MB, 9 MB compressed) is linked in only through
+# libarchive -> libxml2 -> libicuuc, for the XAR format, which loopbreaker never
+# reads.  It is replaced by a stub that defines the same data symbol with an
+# invalid header: ICU would report U_INVALID_FORMAT_ERROR instead of crashing.
+# LB_FULL_ICU=1 keeps the real one.
+icud=$(grep '/libicudata\.so' "$work/libs" || true)
+if [ -n "$icud" ] && [ "${LB_FULL_ICU:-0}" != 1 ]; then
+	sym=$(nm -D --defined-only "$icud" | awk '$3 ~ /^icudt[0-9]+_dat$/ {print $3}')
+	printf 'const unsigned char %s[64] __attribute__((aligned(16))) = { 0 };\n' "$sym" > "$work/icustub.c"
+	cc -shared -fPIC -O2 -nostdlib -Wl,-soname,"$(basename "$icud")" -Wl,--build-id=none \
+		-o "$ir$icud" "$work/icustub.c"
+	chmod 644 "$ir$icud"
+	echo "stub $icud ($sym, see build.sh)" >> "$work/sources.libs"
+fi
+# iconv modules: hivex converts registry strings (UTF-16LE) with iconv, and
+# glibc has no built-in UTF-16; without them every hostname is null
+gconv=/usr/lib/x86_64-linux-gnu/gconv
+mkdir -p "$ir$gconv"
+cp -a "$gconv/gconv-modules" "$ir$gconv/"
+[ -d "$gconv/gconv-modules.d" ] && cp -a "$gconv/gconv-modules.d" "$ir$gconv/"
+for g in UTF-16 UTF-32 UTF-7 UNICODE CP1252 ISO8859-1 IBM437 IBM850; do
+	cp "$gconv/$g.so" "$ir$gconv/"
+done
+/usr/sbin/iconvconfig --nostdlib --prefix="$ir" -o "$ir$gconv/gconv-modules.cache" "$gconv" 2>/dev/null ||
+	cp "$gconv/gconv-modules.cache" "$ir$gconv/"
+# the dynamic loader at the path the ELF interpreter names
+interp=$(readelf -l "$lb" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+[ -e "$ir$interp" ] || { mkdir -p "$ir$(dirname "$interp")"; cp -L "$interp" "$ir$interp"; }
+/usr/sbin/chroot "$ir" /usr/bin/loopbreaker version > "$work/lbversion" 2>&1 ||
+	die "loopbreaker does not run inside the initramfs: $(cat "$work/lbversion")"
+
+# kernel modules: the listed ones and their dependencies, as Debian ships them
+km=$kroot/lib/modules/$kver
+wanted=$(sed 's/#.*//' "$here/modules.txt" | tr -s ' \t' '\n' | grep -v '^$' | tr - _)
+awk -v want="$wanted" '
+	BEGIN { n = split(want, w, "\n"); for (i = 1; i <= n; i++) if (w[i] != "") need[w[i]] = 1 }
+	{ sub(/:$/, "", $1); path = $1; name = path; sub(/.*\//, "", name); sub(/\.ko.*$/, "", name)
+	  gsub(/-/, "_", name); deps[name] = ""; file[name] = path
+	  for (i = 2; i <= NF; i++) { d = $i; sub(/.*\//, "", d); sub(/\.ko.*$/, "", d); gsub(/-/, "_", d); deps[name] = deps[name] " " d } }
+	END {
+		for (m in need) if (!(m in file)) { print "MISSING " m; bad = 1 }
+		changed = 1
+		while (changed) { changed = 0
+			for (m in need) { k = split(deps[m], dd, " "); for (i = 1; i <= k; i++) if (!(dd[i] in need)) { need[dd[i]] = 1; changed = 1 } } }
+		for (m in need) if (m in file) print file[m]
+		exit bad }' "$km/modules.dep" > "$work/modlist" || die "unknown modules: $(grep MISSING "$work/modlist" | tr '\n' ' ')"
+mkdir -p "$ir/lib/modules/$kver"
+while read -r f; do
+	mkdir -p "$ir/lib/modules/$kver/$(dirname "$f")"
+	cp "$km/$f" "$ir/lib/modules/$kver/$f"
+done < "$work/modlist"
+cp "$km/modules.order" "$km/modules.builtin" "$km/modules.builtin.modinfo" "$ir/lib/modules/$kver/"
+depmod -b "$ir" "$kver"
+nmods=$(wc -l < "$work/modlist")
+log "$nmods modules"
+
+{
+	echo "loopbreaker boot image"
+	echo "loopbreaker: $(head -1 "$work/lbversion")"
+	echo "kernel: $kernel_pkg $kver"
+	echo "built: $(date -u -d "$stamp" +%Y-%m-%dT%H:%M:%SZ) (SOURCE_DATE_EPOCH)"
+} > "$ir/etc/loopbreaker-release"
+
+# reproducible cpio: fixed mtimes, root owner, sorted names
+find "$ir" -exec touch -h -d "$stamp" {} +
+(cd "$ir" && find . -mindepth 1 | sort | cpio --quiet -o -H newc -R 0:0 --reproducible) > "$work/initrd.cpio"
+zstd -q -19 -T0 -f "$work/initrd.cpio" -o "$out/initrd.img"
+cp "$kroot/boot/vmlinuz-$kver" "$out/vmlinuz"
+touch -d "$stamp" "$out/vmlinuz" "$out/initrd.img"
+
+# ---------------------------------------------------------------- boot files
+shim=$deb_shim_signed/usr/lib/shim/shimx64.efi.signed
+grubefi=$deb_grub_efi_amd64_signed/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed
+grubnet=$deb_grub_efi_amd64_signed/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed
+sysl=$deb_syslinux_common/usr/lib/syslinux
+isol=$deb_isolinux/usr/lib/ISOLINUX
+
+# the folder for a stick (also the content of the .img and the ISO)
+usb=$out/usb
+rm -rf "$usb" && mkdir -p "$usb/EFI/BOOT" "$usb/boot" "$usb/loopbreaker"/{keys,playbooks,reports}
+cp "$shim" "$usb/EFI/BOOT/BOOTX64.EFI"       # shim: signed by Microsoft
+cp "$grubefi" "$usb/EFI/BOOT/grubx64.efi"    # shim loads grubx64.efi next to itself
+cp "$here/grub.cfg" "$usb/EFI/BOOT/grub.cfg" # signed GRUB reads $cmdpath/grub.cfg
+cp "$out/vmlinuz" "$out/initrd.img" "$usb/boot/"
+mkdir -p "$usb/syslinux" && cp "$here/syslinux.cfg" "$usb/syslinux/syslinux.cfg"
+cp "$here/stick/loopbreaker.stick" "$here/stick/config" "$usb/loopbreaker/"
+cp "$here/stick/README.txt" "$usb/README.txt"
+cp "$here/stick/keys.txt" "$usb/loopbreaker/keys/README.txt"
+cp "$here/stick/playbooks.txt" "$usb/loopbreaker/playbooks/README.txt"
+cp "$here/stick/reports.txt" "$usb/loopbreaker/reports/README.txt"
+cp "$ir/etc/loopbreaker-release" "$usb/loopbreaker/VERSION.txt"
+find "$usb" -exec touch -h -d "$stamp" {} +
+
+# ---------------------------------------------------------------- USB image
+# MBR, one FAT32 (LBA, 0x0c) partition from 1 MiB, active, SYSLINUX MBR code.
+img=$out/loopbreaker-usb.img
+part=$work/part.img
+img_mib=${LB_IMG_MIB:-160}
+part_sectors=$(( (img_mib - 1) * 2048 ))
+rm -f "$part" "$img"
+mkfs.fat -F 32 -n LOOPBREAKER -i 4C420001 --invariant -C "$part" $((part_sectors / 2)) >/dev/null
+export MTOOLS_SKIP_CHECK=1
+(cd "$usb" && find . -mindepth 1 -type d | sort | sed 's|^\./||' | while read -r d; do mmd -i "$part" "::$d"; done)
+(cd "$usb" && find . -type f | sort | sed 's|^\./||' | while read -r f; do mcopy -m -i "$part" "$f" "::$f"; done)
+# BIOS: SYSLINUX boot sector + ldlinux.sys/ldlinux.c32 in /syslinux (mtools installer: no root)
+"$deb_syslinux/usr/bin/syslinux" --install --directory /syslinux "$part"
+truncate -s "${img_mib}M" "$img"
+printf 'label: dos\nlabel-id: 0x4c420001\nunit: sectors\n\n2048,%s,c,*\n' "$part_sectors" | sfdisk -q "$img"
+dd if="$sysl/mbr/mbr.bin" of="$img" conv=notrunc bs=440 count=1 status=none
+dd if="$part" of="$img" conv=notrunc,sparse bs=1M seek=1 status=none
+rm -f "$part"
+touch -d "$stamp" "$img"
+
+# ---------------------------------------------------------------- hybrid ISO
+# UEFI: El Torito EFI image (FAT, shim+grub+grub.cfg), GRUB then finds the
+# ISO 9660 tree by its marker file.  BIOS: ISOLINUX (+ isohybrid MBR for dd).
+iso=$out/loopbreaker.iso
+isotree=$work/iso
+mkdir -p "$isotree"
+cp -a "$usb/." "$isotree/"
+rm -rf "$isotree/syslinux"
+mkdir -p "$isotree/isolinux"
+cp "$isol/isolinux.bin" "$sysl/modules/bios/ldlinux.c32" "$isotree/isolinux/"
+cp "$here/syslinux.cfg" "$isotree/isolinux/isolinux.cfg"
+efi=$work/efiboot.img
+mkfs.fat -n LB-EFI -i 4C420002 --invariant -C "$efi" 8192 >/dev/null
+mmd -i "$efi" ::EFI ::EFI/BOOT
+mcopy -m -i "$efi" "$usb/EFI/BOOT/BOOTX64.EFI" "$usb/EFI/BOOT/grubx64.efi" "$usb/EFI/BOOT/grub.cfg" ::EFI/BOOT/
+cp "$efi" "$isotree/efiboot.img"
+find "$isotree" -exec touch -h -d "$stamp" {} +
+rm -f "$iso"
+xorriso -as mkisofs -quiet -o "$iso" -V LOOPBREAKER -J -joliet-long -r \
+	--modification-date="$(date -u -d "$stamp" +%Y%m%d%H%M%S00)" \
+	-isohybrid-mbr "$isol/isohdpfx.bin" \
+	-b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \
+	-eltorito-alt-boot -e efiboot.img -no-emul-boot -isohybrid-gpt-basdat \
+	"$isotree" 2>&1 | grep -v '^$' >&2 || true
+[ -s "$iso" ] || die "xorriso failed"
+touch -d "$stamp" "$iso"
+
+# ---------------------------------------------------------------- PXE
+# TFTP root for UEFI (Secure Boot) clients: firmware loads bootx64.efi (shim),
+# shim loads grubx64.efi from the same directory (here Debian's signed
+# grubnetx64), which reads grub/grub.cfg from the TFTP server (its prefix is
+# /grub).  boot.ipxe is for iPXE clients (HTTP/TFTP, no Secure Boot).
+pxe=$out/pxe
+rm -rf "$pxe" && mkdir -p "$pxe/grub" "$pxe/loopbreaker"
+cp "$shim" "$pxe/bootx64.efi"
+cp "$grubnet" "$pxe/grubx64.efi"
+cp "$here/pxe/grub.cfg" "$pxe/grub/grub.cfg"
+cp "$here/pxe/boot.ipxe" "$pxe/boot.ipxe"
+# BIOS PXE clients: PXELINUX (+ its ldlinux.c32) and pxelinux.cfg/default
+mkdir -p "$pxe/pxelinux.cfg"
+cp "$deb_pxelinux/usr/lib/PXELINUX/pxelinux.0" "$sysl/modules/bios/ldlinux.c32" "$pxe/"
+cp "$here/pxe/pxelinux.cfg" "$pxe/pxelinux.cfg/default"
+cp "$out/vmlinuz" "$out/initrd.img" "$pxe/loopbreaker/"
+find "$pxe" -exec touch -h -d "$stamp" {} +
+
+# ---------------------------------------------------------------- manifest
+{
+	echo "# Debian packages (name version sha256-of-.deb)"
+	cat "$work/sources"
+	echo "# shared libraries copied from the build host (path package version)"
+	cat "$work/sources.libs"
+	echo "# $(head -1 "$work/lbversion")"
+	echo "# SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
+} > "$out/SOURCES.txt"
+{
+	printf 'vmlinuz %s\n' "$(stat -c %s "$out/vmlinuz")"
+	printf 'initrd.img %s\n' "$(stat -c %s "$out/initrd.img")"
+	printf 'initramfs-uncompressed %s\n' "$(stat -c %s "$work/initrd.cpio")"
+	printf 'kernel+initrd %s\n' "$(( $(stat -c %s "$out/vmlinuz") + $(stat -c %s "$out/initrd.img") ))"
+	printf 'modules %s\n' "$nmods"
+	printf 'loopbreaker-usb.img %s\n' "$(stat -c %s "$img")"
+	printf 'loopbreaker.iso %s\n' "$(stat -c %s "$iso")"
+} > "$out/sizes.txt"
+(cd "$out" && sha256sum vmlinuz initrd.img loopbreaker-usb.img loopbreaker.iso > SHA256SUMS)
+rm -rf "$work"
+log "done: $out"
+sed 's/^/bootmedia:   /' "$out/sizes.txt" >&2

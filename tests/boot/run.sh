@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Boot tests: the real boot media under QEMU (TCG), each fixing a broken
+# Windows disk unattended and powering the VM off by itself.
+#
+#   bash tests/boot/run.sh [TEST...]   default: usb-uefi pxe-uefi usb-bios iso-uefi pxe-bios scan-direct
+#                                                              upload-direct nodisk-direct
+#
+# Env: LB_BUILD (build dir with loopbreaker, default <repo>/build),
+#      LB_BOOT_MEDIA (reuse built media instead of running bootmedia/build.sh),
+#      LB_BOOT_TIMEOUT (seconds per VM, default 150).
+# Results and logs: $LB_BUILD/tests-work/boot/; timings in timings.txt.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+LB_BUILD=$(realpath -m "${LB_BUILD:-$src/build}")
+LB=$LB_BUILD/loopbreaker
+W=$LB_BUILD/tests-work/boot
+TMO=${LB_BOOT_TIMEOUT:-150}
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.ms.fd
+export MTOOLS_SKIP_CHECK=1
+tests=${*:-usb-uefi pxe-uefi usb-bios iso-uefi pxe-bios scan-direct upload-direct nodisk-direct}
+rm -rf "$W" && mkdir -p "$W"
+T_CHECKS=0 T_FAILS=0
+fail() { echo "FAIL: $*" >&2; T_FAILS=$((T_FAILS + 1)); }
+ok() { T_CHECKS=$((T_CHECKS + 1)); echo "  ok: $*"; }
+check() { # check DESCRIPTION COMMAND...
+	local d=$1; shift
+	T_CHECKS=$((T_CHECKS + 1))
+	if "$@" >/dev/null 2>&1; then echo "  ok: $d"; else fail "$d"; fi
+}
+eq() { T_CHECKS=$((T_CHECKS + 1)); if [ "$2" = "$3" ]; then echo "  ok: $1 = $3"; else fail "$1: got '$2', expected '$3'"; fi; }
+jget() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+for t in qemu-system-x86_64 mcopy sgdisk mkntfs ntfs-3g python3; do
+	command -v $t >/dev/null || { echo "boot tests: $t missing (scripts/install-deps.sh)"; exit 1; }
+done
+[ -f "$OVMF_CODE" ] || { echo "boot tests: $OVMF_CODE missing (ovmf)"; exit 1; }
+[ -x "$LB" ] || { echo "boot tests: $LB missing"; exit 1; }
+
+# ------------------------------------------------------------- media
+start_all=$(date +%s)
+if [ -n "${LB_BOOT_MEDIA:-}" ]; then
+	M=$(realpath "$LB_BOOT_MEDIA")
+else
+	M=$W/media
+	t0=$(date +%s)
+	LB_BUILD=$LB_BUILD bash "$src/bootmedia/build.sh" "$M"
+	echo "build $(( $(date +%s) - t0 )) s" > "$W/timings.txt"
+fi
+cp "$M/sizes.txt" "$W/sizes.txt"
+
+# qemu_run NAME ARGS...: runs a VM with serial console to NAME.serial, bounded
+# by TMO; returns 0 only if the guest powered itself off in time.
+qemu_run() {
+	local name=$1; shift
+	local t0 rc=0
+	t0=$(date +%s.%N)
+	timeout --kill-after=5 "$TMO" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -nodefaults \
+		-display none -monitor none -no-reboot -serial "file:$W/$name.serial" "$@" \
+		> "$W/$name.qemu.log" 2>&1 || rc=$?
+	WALL=$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || python3 -c "print(round($(date +%s.%N) - $t0, 1))")
+	WALL=$(printf '%.1f' "$WALL")
+	return $rc
+}
+uefi_sb() { # firmware args: OVMF with Secure Boot on and Microsoft keys enrolled
+	cp "$OVMF_VARS" "$W/$1.vars.fd"
+	echo -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
+		-global ICH9-LPC.disable_s3=1 \
+		-drive if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE \
+		-drive if=pflash,format=raw,unit=1,file=$W/$1.vars.fd
+}
+# edit the stick's config (FAT partition at 1 MiB of a .img) for an unattended test
+stick_config() { # IMG KEY=VALUE...  (and no boot-menu wait)
+	local img=$1; shift
+	mcopy -n -i "$img@@1048576" ::EFI/BOOT/grub.cfg "$W/grub.tmp"
+	sed -i 's/^set timeout=.*/set timeout=0/' "$W/grub.tmp"
+	mcopy -o -i "$img@@1048576" "$W/grub.tmp" ::EFI/BOOT/grub.cfg
+	mcopy -n -i "$img@@1048576" ::syslinux/syslinux.cfg "$W/sysl.tmp"
+	sed -i 's/^TIMEOUT .*/TIMEOUT 1/' "$W/sysl.tmp"
+	mcopy -o -i "$img@@1048576" "$W/sysl.tmp" ::syslinux/syslinux.cfg
+	mcopy -n -i "$img@@1048576" ::loopbreaker/config "$W/config.tmp"
+	for kv in "$@"; do
+		sed -i "/^${kv%%=*} *=/d" "$W/config.tmp"; echo "${kv%%=*} = ${kv#*=}" >> "$W/config.tmp"
+	done
+	mcopy -o -i "$img@@1048576" "$W/config.tmp" ::loopbreaker/config
+}
+serial_report() { # the JSON report the guest printed between the markers
+	sed -n '/----- BEGIN LOOPBREAKER REPORT -----/,/----- END LOOPBREAKER REPORT -----/p' "$1" |
+		sed '1d;$d' | tr -d '\r'
+}
+# checks common to every boot: powered off, fixed on disk, result on console
+after_boot() { # NAME RC DISK
+	local name=$1 rc=$2 disk=$3 s=$W/$1.serial
+	eq "$name: VM powered itself off (qemu exit, timeout $TMO s)" "$rc" 0
+	[ "$rc" = 0 ] || { echo "--- last lines of $s:"; tail -40 "$s" | tr -d '\r'; }
+	check "$name: /init ran loopbreaker" grep -qE 'loopbreaker: \[[0-9.]+\] running: loopbreaker fix' "$s"
+	check "$name: console says powering off" grep -qE 'loopbreaker: \[[0-9.]+\] powering off' "$s"
+	check "$name: status screen FIXED for $HOST" grep -q "RESULT status=fixed exit=0 host=$HOST" "$s"
+	"$LB" scan --json "$disk" > "$W/$name.rescan.json" 2>/dev/null || true
+	eq "$name: host rescan of the disk" "$(jget "$W/$name.rescan.json" 'r["status"]')" clean
+	check "$name: bad file in \\loopbreaker.quarantine" bash -c \
+		"'$LB' ls '$disk' '\\loopbreaker.quarantine' | grep -q ." 
+	serial_report "$s" > "$W/$name.console-report.json"
+	eq "$name: report on the console" "$(jget "$W/$name.console-report.json" 'r["status"]')" fixed
+	local up
+	up=$(sed -n 's/.*RESULT .*report_uptime=\([0-9.]*\).*/\1/p' "$s" | tr -d '\r' | head -1)
+	echo "$name: wall ${WALL} s (power-on to power-off), kernel uptime at report ${up:-?} s" | tee -a "$W/timings.txt"
+}
+
+# make_disk NAME: NAME.win.img, a broken Windows disk; HOST = its hostname
+make_disk() {
+	bash "$src/tests/boot/mkdisk.sh" "$W/$1.win.img"
+	"$LB" scan --json "$W/$1.win.img" > "$W/$1.before.json" 2>/dev/null || true
+	HOST=$(jget "$W/$1.before.json" 'r["hostname"]')
+	eq "$1: disk is broken before the boot" "$(jget "$W/$1.before.json" 'r["status"]')" needs_attention
+}
+
+# ------------------------------------------------------------- tests
+# usb-uefi: the .img as a USB stick (xHCI), Windows disk on NVMe, Secure Boot
+t_usb_uefi() {
+	echo "== usb-uefi: shim -> grub -> kernel with Secure Boot, stick on USB, Windows on NVMe"
+	make_disk usb-uefi
+	cp "$M/loopbreaker-usb.img" "$W/usb-uefi.stick.img"
+	stick_config "$W/usb-uefi.stick.img" delay=0 after=poweroff
+	local rc=0
+	qemu_run usb-uefi $(uefi_sb usb-uefi) -net none \
+		-device qemu-xhci,id=xhci \
+		-drive if=none,id=stick,format=raw,file="$W/usb-uefi.stick.img" \
+		-device usb-storage,bus=xhci.0,drive=stick,bootindex=0 \
+		-drive if=none,id=win,format=raw,file="$W/usb-uefi.win.img" \
+		-device nvme,drive=win,serial=LBWIN0001 || rc=$?
+	after_boot usb-uefi $rc "$W/usb-uefi.win.img"
+	local s=$W/usb-uefi.serial
+	check "usb-uefi: kernel says Secure Boot enabled" grep -q 'kernel: secureboot: Secure boot enabled' "$s"
+	check "usb-uefi: /init saw Secure Boot enabled" grep -q 'Secure Boot: enabled, lockdown: integrity' "$s"
+	check "usb-uefi: stick's disk excluded" grep -q -- '--exclude /dev/sd' "$s"
+	# the report and evidence on the stick
+	local img="$W/usb-uefi.stick.img@@1048576" d
+	d=$(mdir -b -i "$img" ::loopbreaker/reports 2>/dev/null | sed -n "s|.*/\($HOST-[0-9TZ-]*\)/*\$|\1|p" | head -1)
+	check "usb-uefi: report folder on the stick ($d)" test -n "$d"
+	rm -rf "$W/usb-uefi.reports" && mkdir "$W/usb-uefi.reports"
+	mcopy -n -s -i "$img" "::loopbreaker/reports/$d" "$W/usb-uefi.reports/" 2>/dev/null || true
+	local r=$W/usb-uefi.reports/$d
+	eq "usb-uefi: report.json status on the stick" "$(jget "$r/report.json" 'r["status"]' 2>/dev/null)" fixed
+	eq "usb-uefi: report.json hostname" "$(jget "$r/report.json" 'r["hostname"]' 2>/dev/null)" "$HOST"
+	check "usb-uefi: evidence bundle on the stick" tar --zstd -tf "$r/evidence.tar.zst"
+	check "usb-uefi: boot.txt on the stick" grep -q 'secure boot: enabled' "$r/boot.txt"
+	check "usb-uefi: console.log on the stick" grep -q 'RESULT status=fixed' "$r/console.log"
+	dd if="$W/usb-uefi.stick.img" of="$W/usb-uefi.stick.part" bs=1M skip=1 status=none
+	check "usb-uefi: stick's FAT is clean after the run (fsck.fat -n)" fsck.fat -n "$W/usb-uefi.stick.part"
+	rm -f "$W/usb-uefi.stick.part"
+}
+
+# pxe-uefi: UEFI network boot (shim -> grubnetx64 -> kernel) through QEMU's
+# TFTP server, Secure Boot on, Windows on virtio-blk; no stick: report on console
+t_pxe_uefi() {
+	echo "== pxe-uefi: PXE with Secure Boot through QEMU's TFTP, Windows on virtio-blk"
+	make_disk pxe-uefi
+	rm -rf "$W/tftp" && cp -a "$M/pxe" "$W/tftp"
+	sed -i 's/^set timeout=.*/set timeout=0/; s/loopbreaker.after=reboot/loopbreaker.after=poweroff loopbreaker.delay=0/' "$W/tftp/grub/grub.cfg"
+	local rc=0
+	qemu_run pxe-uefi $(uefi_sb pxe-uefi) \
+		-netdev user,id=n0,tftp="$W/tftp",bootfile=bootx64.efi \
+		-device virtio-net-pci,netdev=n0,romfile=,bootindex=0 \
+		-drive if=none,id=win,format=raw,file="$W/pxe-uefi.win.img" \
+		-device virtio-blk-pci,drive=win || rc=$?
+	after_boot pxe-uefi $rc "$W/pxe-uefi.win.img"
+	check "pxe-uefi: kernel says Secure Boot enabled" grep -q 'kernel: secureboot: Secure boot enabled' "$W/pxe-uefi.serial"
+	check "pxe-uefi: booted without a stick" grep -q 'no writable stick' "$W/pxe-uefi.serial"
+}
+
+# usb-bios: the same .img on a BIOS machine (SeaBIOS -> SYSLINUX), Windows on AHCI SATA
+t_usb_bios() {
+	echo "== usb-bios: SeaBIOS -> SYSLINUX, stick on USB (EHCI), Windows on AHCI"
+	make_disk usb-bios
+	cp "$M/loopbreaker-usb.img" "$W/usb-bios.stick.img"
+	stick_config "$W/usb-bios.stick.img" delay=0 after=poweroff
+	local rc=0
+	qemu_run usb-bios -machine q35 -net none \
+		-device usb-ehci,id=ehci \
+		-drive if=none,id=stick,format=raw,file="$W/usb-bios.stick.img" \
+		-device usb-storage,bus=ehci.0,drive=stick,bootindex=0 \
+		-drive if=none,id=win,format=raw,file="$W/usb-bios.win.img" \
+		-device ide-hd,drive=win,bus=ide.0 || rc=$?
+	after_boot usb-bios $rc "$W/usb-bios.win.img"
+	check "usb-bios: /init knows it is a BIOS boot" grep -q 'Secure Boot: not UEFI' "$W/usb-bios.serial"
+	local n
+	n=$(mdir -b -i "$W/usb-bios.stick.img@@1048576" ::loopbreaker/reports 2>/dev/null | grep -c "$HOST-" || true)
+	eq "usb-bios: report folders on the stick" "$n" 1
+}
+
+# iso-uefi: the hybrid ISO as a CD (read-only: report only on the console), Secure Boot
+t_iso_uefi() {
+	echo "== iso-uefi: hybrid ISO on a SATA CD drive, Secure Boot, Windows on VMware PVSCSI"
+	make_disk iso-uefi
+	local rc=0
+	# the ISO is read-only: a copy with delay = 0 in its config (xorriso keeps
+	# the boot images as they are)
+	xorriso -osirrox on -indev "$M/loopbreaker.iso" -extract /loopbreaker/config "$W/iso.config" >/dev/null 2>&1
+	chmod u+w "$W/iso.config"
+	sed -i '/^delay *=/d; /^after *=/d' "$W/iso.config"; printf 'delay = 0\nafter = poweroff\n' >> "$W/iso.config"
+	rm -f "$W/iso-test.iso"
+	xorriso -indev "$M/loopbreaker.iso" -outdev "$W/iso-test.iso" -boot_image any replay \
+		-update "$W/iso.config" /loopbreaker/config >/dev/null 2>&1
+	qemu_run iso-uefi $(uefi_sb iso-uefi) -net none \
+		-drive if=none,id=cd,format=raw,readonly=on,file="$W/iso-test.iso" \
+		-device ide-cd,drive=cd,bus=ide.0,bootindex=0 \
+		-device pvscsi,id=scsi \
+		-drive if=none,id=win,format=raw,file="$W/iso-uefi.win.img" \
+		-device scsi-hd,drive=win,bus=scsi.0 || rc=$?
+	after_boot iso-uefi $rc "$W/iso-uefi.win.img"
+	check "iso-uefi: vmw_pvscsi loaded" grep -qE 'drivers loaded .*vmw_pvscsi' "$W/iso-uefi.serial"
+	check "iso-uefi: kernel says Secure Boot enabled" grep -q 'kernel: secureboot: Secure boot enabled' "$W/iso-uefi.serial"
+}
+
+# pxe-bios: BIOS network boot (SeaBIOS + iPXE ROM -> PXELINUX), Windows behind
+# an LSI MegaRAID SAS controller (megaraid_sas)
+t_pxe_bios() {
+	echo "== pxe-bios: BIOS PXE -> PXELINUX through QEMU's TFTP, Windows on MegaRAID SAS"
+	make_disk pxe-bios
+	rm -rf "$W/tftp-bios" && cp -a "$M/pxe" "$W/tftp-bios"
+	sed -i 's/^TIMEOUT .*/TIMEOUT 1/; s/loopbreaker.after=reboot/loopbreaker.after=poweroff loopbreaker.delay=0/' \
+		"$W/tftp-bios/pxelinux.cfg/default"
+	local rc=0
+	qemu_run pxe-bios -machine q35 \
+		-netdev user,id=n0,tftp="$W/tftp-bios",bootfile=pxelinux.0 \
+		-device virtio-net-pci,netdev=n0,bootindex=0 \
+		-device megasas-gen2,id=raid \
+		-drive if=none,id=win,format=raw,file="$W/pxe-bios.win.img" \
+		-device scsi-hd,drive=win,bus=raid.0 || rc=$?
+	after_boot pxe-bios $rc "$W/pxe-bios.win.img"
+	check "pxe-bios: megaraid_sas loaded" grep -qE 'drivers loaded .*megaraid_sas' "$W/pxe-bios.serial"
+}
+
+# scan-direct: kernel + initrd booted directly (no firmware: fast); settings
+# from the stick's config (mode = scan, after = reboot, an unknown key) and
+# the kernel command line (after=poweroff wins); scan must not write
+t_scan_direct() {
+	echo "== scan-direct: -kernel/-initrd, scan mode from the stick's config, cmdline overrides"
+	make_disk scan-direct
+	local before rc=0 s=$W/scan-direct.serial
+	before=$(sha256sum < "$W/scan-direct.win.img")
+	cp "$M/loopbreaker-usb.img" "$W/scan-direct.stick.img"
+	stick_config "$W/scan-direct.stick.img" mode=scan after=reboot delay=0 bogus_key=1
+	qemu_run scan-direct -machine q35 -net none \
+		-kernel "$M/vmlinuz" -initrd "$M/initrd.img" \
+		-append "console=ttyS0,115200 loglevel=4 loopbreaker.after=poweroff" \
+		-drive if=none,id=stick,format=raw,file="$W/scan-direct.stick.img" \
+		-device virtio-blk-pci,drive=stick \
+		-drive if=none,id=win,format=raw,file="$W/scan-direct.win.img" \
+		-device ide-hd,drive=win,bus=ide.0 || rc=$?
+	eq "scan-direct: VM powered itself off" "$rc" 0
+	check "scan-direct: ran scan (mode from the config)" grep -qE 'running: loopbreaker scan ' "$s"
+	check "scan-direct: command line beat the config (after=poweroff)" grep -qE 'loopbreaker: \[[0-9.]+\] powering off' "$s"
+	check "scan-direct: unknown config key reported" grep -q "ignoring unknown option 'bogus_key'" "$s"
+	check "scan-direct: NEEDS ATTENTION for $HOST" grep -q "RESULT status=needs_attention exit=1 host=$HOST" "$s"
+	check "scan-direct: big NEEDS ATTENTION banner" grep -q '#   # ##### ##### ####   ####' "$s"
+	check "scan-direct: reason on screen" grep -q 'Reason: .*present (run fix)' "$s"
+	eq "scan-direct: scan wrote nothing to the disk" "$(sha256sum < "$W/scan-direct.win.img")" "$before"
+	local n
+	n=$(mdir -b -i "$W/scan-direct.stick.img@@1048576" ::loopbreaker/reports 2>/dev/null | grep -c "$HOST-" || true)
+	eq "scan-direct: report folder on the stick" "$n" 1
+	echo "scan-direct: wall ${WALL} s (direct kernel boot to power-off)" | tee -a "$W/timings.txt"
+}
+
+# upload-direct: no stick (PXE-like), fix, then "loopbreaker upload" of report
+# and evidence to an HTTP collector on the host (10.0.2.2 from the guest)
+t_upload_direct() {
+	echo "== upload-direct: -kernel/-initrd, no stick, fix, upload to an HTTP collector"
+	make_disk upload-direct
+	rm -rf "$W/collector" "$W/collector.port" && mkdir -p "$W/collector"
+	python3 "$src/tests/boot/collector.py" "$W/collector" "$W/collector.port" 2> "$W/collector.log" &
+	local cpid=$! i rc=0 s=$W/upload-direct.serial
+	for i in $(seq 50); do [ -s "$W/collector.port" ] && break; sleep 0.1; done
+	local port
+	port=$(cat "$W/collector.port")
+	qemu_run upload-direct -machine q35 \
+		-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+		-kernel "$M/vmlinuz" -initrd "$M/initrd.img" \
+		-append "console=ttyS0,115200 loglevel=4 loopbreaker.media=net loopbreaker.delay=0 loopbreaker.upload=http://10.0.2.2:$port/reports/" \
+		-drive if=none,id=win,format=raw,file="$W/upload-direct.win.img" \
+		-device virtio-blk-pci,drive=win || rc=$?
+	kill "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+	after_boot upload-direct $rc "$W/upload-direct.win.img"
+	check "upload-direct: /init says uploaded" grep -q 'report uploaded' "$s"
+	local rep ev
+	rep=$(ls "$W/collector/"*report.json 2>/dev/null | head -1)
+	ev=$(ls "$W/collector/"*evidence.tar.zst 2>/dev/null | head -1)
+	eq "upload-direct: collector got the report" "$(jget "$rep" 'r["status"]' 2>/dev/null)" fixed
+	check "upload-direct: collector got the evidence" tar --zstd -tf "$ev"
+}
+
+# nodisk-direct: only the stick, no other disk (a missing storage driver
+# looks like this): must not say NOTHING TO DO
+t_nodisk_direct() {
+	echo "== nodisk-direct: -kernel/-initrd, the stick alone: NEEDS ATTENTION, not NOTHING TO DO"
+	local rc=0 s=$W/nodisk-direct.serial
+	cp "$M/loopbreaker-usb.img" "$W/nodisk-direct.stick.img"
+	stick_config "$W/nodisk-direct.stick.img" delay=0 after=poweroff
+	qemu_run nodisk-direct -machine q35 -net none \
+		-kernel "$M/vmlinuz" -initrd "$M/initrd.img" \
+		-append "console=ttyS0,115200 loglevel=4 loopbreaker.wait=4" \
+		-drive if=none,id=stick,format=raw,file="$W/nodisk-direct.stick.img" \
+		-device virtio-blk-pci,drive=stick || rc=$?
+	eq "nodisk-direct: VM powered itself off" "$rc" 0
+	check "nodisk-direct: says no local disk" grep -q 'NO LOCAL DISK FOUND' "$s"
+	check "nodisk-direct: NEEDS ATTENTION" grep -q 'RESULT status=needs_attention' "$s"
+	check "nodisk-direct: the stick was not a target" grep -q -- '--exclude /dev/vda' "$s"
+	echo "nodisk-direct: wall ${WALL} s" | tee -a "$W/timings.txt"
+}
+
+for t in $tests; do
+	"t_${t//-/_}"
+done
+total=$(( $(date +%s) - start_all ))
+echo "boot tests total ${total} s" | tee -a "$W/timings.txt"
+sed 's/^/size: /' "$W/sizes.txt"
+echo "boot: $((T_CHECKS - T_FAILS)) passed, $T_FAILS failed"
+[ "$T_FAILS" = 0 ]
