@@ -148,7 +148,13 @@ void lb_windows_identify(struct lb_ntfs *v, struct lb_install *inst)
 		inst->current_controlset = lb_hive_current_controlset(hv.h);
 		snprintf(key, sizeof(key), "ControlSet%03d\\Control\\ComputerName\\ComputerName",
 		         inst->current_controlset);
-		lb_hive_get_string(hv.h, key, "ComputerName", inst->hostname, sizeof(inst->hostname));
+		if (lb_hive_get_string(hv.h, key, "ComputerName", inst->hostname,
+		                       sizeof(inst->hostname)) < 0)
+			/* hivex decodes UTF-16 through iconv: a system without
+			 * its gconv modules (a bare initramfs) cannot */
+			snprintf(inst->system.error, sizeof(inst->system.error),
+			         "ComputerName could not be decoded (UTF-16 conversion unavailable: %s)",
+			         strerror(errno));
 		snprintf(key, sizeof(key), "ControlSet%03d\\Services\\Tcpip\\Parameters",
 		         inst->current_controlset);
 		lb_hive_get_string(hv.h, key, "Domain", inst->domain, sizeof(inst->domain));
