@@ -248,22 +248,33 @@ static int get_at(hive_h *h, hive_node_h n, const char *name, struct lb_regval *
 	return 0;
 }
 
+/* An existing key: 0 found (*n set), 1 absent, -1 error. */
+static int existing_key(struct lb_hivedit *he, const char *key, hive_node_h *n,
+                        struct lb_err *err)
+{
+	struct lb_err e2;
+
+	lb_err_clear(&e2);
+	*n = lb_hivedit_key(he, key, false, &e2);
+	if (*n)
+		return 0;
+	if (e2.kind == LB_EK_INPUT && strncmp(e2.msg, "no key", 6) == 0)
+		return 1;
+	if (err)
+		*err = e2;
+	return -1;
+}
+
 int lb_hivedit_get(struct lb_hivedit *he, const char *key, const char *name,
                    struct lb_regval *v, struct lb_err *err)
 {
-	struct lb_err e2;
 	hive_node_h n;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
-	lb_err_clear(&e2);
-	n = lb_hivedit_key(he, key, false, &e2);
-	if (!n) {
-		if (e2.kind == LB_EK_INPUT && strncmp(e2.msg, "no key", 6) == 0)
-			return 1;
-		if (err)
-			*err = e2;
-		return -1;
-	}
+	rc = existing_key(he, key, &n, err);
+	if (rc)
+		return rc;
 	return get_at(he->h, n, name, v, err);
 }
 
@@ -535,18 +546,12 @@ out:
 
 int lb_hivedit_delete_key(struct lb_hivedit *he, const char *key, struct lb_err *err)
 {
-	struct lb_err e2;
 	hive_node_h n;
+	int rc;
 
-	lb_err_clear(&e2);
-	n = lb_hivedit_key(he, key, false, &e2);
-	if (!n) {
-		if (e2.kind == LB_EK_INPUT && strncmp(e2.msg, "no key", 6) == 0)
-			return 1;
-		if (err)
-			*err = e2;
-		return -1;
-	}
+	rc = existing_key(he, key, &n, err);
+	if (rc)
+		return rc;
 	if (n == hivex_root(he->h))
 		return lb_err_set(err, LB_EK_USAGE, 0, "refusing to delete the root key");
 	if (hivex_node_delete_child(he->h, n) != 0)

@@ -26,21 +26,7 @@ decrypted() { # IMAGE -> dec.img (the 32 MiB NTFS inside)
 	rm -f dec.img
 	"$LB_BUILD/lb-blwrite" dump "$1" "$RP" dec.img && truncate -s 32M dec.img
 }
-where() { # dec.img -> orig|quarantine|both|lost
-	local found=lost
-	ntfscat dec.img Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys 2>/dev/null |
-		sha256sum | grep -q "$sha" && found=orig
-	for q in $("$LB" ls dec.img '\' 2>/dev/null | awk '$4 ~ /^loopbreaker\.quarantine/ {print $4}'); do
-		for d in $("$LB" ls dec.img "\\$q" 2>/dev/null | awk '{print $4}'); do
-			for f in "$q/$d" $("$LB" ls dec.img "\\$q\\$d" 2>/dev/null | awk -v p="$q/$d" '{print p "/" $4}'); do
-				if ntfscat dec.img "$f" 2>/dev/null | sha256sum | grep -q "$sha"; then
-					[ $found = orig ] && found=both || found=quarantine
-				fi
-			done
-		done
-	done
-	echo $found
-}
+where() { bad_file_where dec.img "$sha" Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys; }
 
 tried=0
 for mode in cut eio; do

@@ -15,30 +15,7 @@ run 0 fix --evidence probe.tar.zst probe.raw
 writes=$(jget last.json 'r["targets"][0]["writes"]')
 check "a fix writes something" test "$writes" -gt 0
 
-# where is the file now?  prints "orig", "quarantine" or "lost"
-locate() {
-	local img=$1 found=lost
-	if ntfscat "$img" "$(echo "$bad" | tr '\\' /)" 2>/dev/null | sha256sum | grep -q "$sha"; then
-		found=orig
-	fi
-	for q in $("$LB" ls "$img" '\' 2>/dev/null | awk '$4 ~ /^loopbreaker\.quarantine/ {print $4}'); do
-		# \loopbreaker.quarantine\<stamp>\<file> or \loopbreaker.quarantine-<stamp>\<file>
-		for d in $("$LB" ls "$img" "\\$q" 2>/dev/null | awk '{print ($1 == "d" ? "D" : "F") $4}'); do
-			local sub=${d:1} files
-			if [ "${d:0:1}" = D ]; then
-				files=$("$LB" ls "$img" "\\$q\\$sub" 2>/dev/null | awk '{print $4}' | sed "s|^|$q/$sub/|")
-			else
-				files="$q/$sub"
-			fi
-			for f in $files; do
-				if ntfscat "$img" "$f" 2>/dev/null | sha256sum | grep -q "$sha"; then
-					[ $found = orig ] && found=both || found=quarantine
-				fi
-			done
-		done
-	done
-	echo $found
-}
+locate() { bad_file_where "$1" "$sha" "$(echo "$bad" | tr '\\' /)"; }
 
 tried=0
 for mode in cut eio; do

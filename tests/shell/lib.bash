@@ -111,3 +111,29 @@ bitlocker_volume() {
 	"$LB_BUILD/lb-blwrite" write "$1" 235818-357951-253979-013365-241120-245575-342914-591910 \
 		ntfs.img 2>/dev/null || fail "writing NTFS through BitLocker"
 }
+
+# bad_file_where IMAGE SHA256 PATH: where is the file with these bytes?
+# Prints orig (at PATH, '/'-separated), quarantine (under
+# \loopbreaker.quarantine\<stamp>\ or \loopbreaker.quarantine-<stamp>\), both, or lost.
+bad_file_where() {
+	local img=$1 sha=$2 orig=$3 found=lost
+	if ntfscat "$img" "$orig" 2>/dev/null | sha256sum | grep -q "$sha"; then
+		found=orig
+	fi
+	for q in $("$LB" ls "$img" '\' 2>/dev/null | awk '$4 ~ /^loopbreaker\.quarantine/ {print $4}'); do
+		for d in $("$LB" ls "$img" "\\$q" 2>/dev/null | awk '{print ($1 == "d" ? "D" : "F") $4}'); do
+			local sub=${d:1} files
+			if [ "${d:0:1}" = D ]; then
+				files=$("$LB" ls "$img" "\\$q\\$sub" 2>/dev/null | awk '{print $4}' | sed "s|^|$q/$sub/|")
+			else
+				files="$q/$sub"
+			fi
+			for f in $files; do
+				if ntfscat "$img" "$f" 2>/dev/null | sha256sum | grep -q "$sha"; then
+					[ $found = orig ] && found=both || found=quarantine
+				fi
+			done
+		done
+	done
+	echo $found
+}
