@@ -496,8 +496,17 @@ def restart_pages(cache_dir):
     src = os.path.join(shared_data(), "ntfs", "ntfs-lastaccess.raw.gz")
     os.makedirs(cache_dir, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache_dir) as tmp:
-        with gzip.open(src) as g:
-            shutil.copyfileobj(g, tmp, 4 * MiB)
+        with gzip.open(src) as g:       # sparse: zero runs become holes
+            zero = bytes(MiB)
+            while True:
+                chunk = g.read(MiB)
+                if not chunk:
+                    break
+                if chunk == zero[:len(chunk)]:
+                    tmp.seek(len(chunk), os.SEEK_CUR)
+                else:
+                    tmp.write(chunk)
+            tmp.truncate(tmp.tell())
         tmp.flush()
         with open(tmp.name, "rb") as f:
             b, runs, _ = data_runs(f, 65536, 2)

@@ -13,6 +13,14 @@ root=$(pwd)
 scripts/install-deps.sh
 start=$(date +%s)
 status=0
+# Disk: tests remove their images when they pass (LB_KEEP_WORK=1 keeps them);
+# a run needs about LB_DISK_NEED_MB free (measured peak: docs/performance.md).
+need=${LB_DISK_NEED_MB:-2500}
+free=$(df -Pm . | awk 'NR==2 {print $4}')
+echo "disk: ${free} MiB free here, the suite needs about ${need} MiB"
+if [ "$free" -lt "$need" ]; then
+	echo "warning: only ${free} MiB free; tests may fail with 'No space left on device'" >&2
+fi
 failed=()
 step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 
@@ -43,6 +51,7 @@ if [ "${LB_SKIP_BOOT:-0}" != 1 ] && [ -f tests/boot/run.sh ]; then
 fi
 
 step "done"
+echo "disk: $(df -Pm . | awk 'NR==2 {print $4}') MiB free at the end"
 if [ $status = 0 ]; then
 	echo "test suite: PASS"
 else

@@ -5,8 +5,9 @@
 #   *.spec   disk image specs (scripts/mkimage.py); X.spec is built as X.img
 #   script   bash, sourced here; it drives loopbreaker with the helpers below
 #            and states the expected outcome (exit codes, report assertions)
-# Work happens in $LB_BUILD/tests-work/<case>/ (wiped first, kept after a
-# failure for inspection).  Exits non-zero if any check failed.
+# Work happens in $LB_BUILD/tests-work/<case>/ (wiped first; removed after a
+# pass unless LB_KEEP_WORK=1, kept after a failure for inspection).  Exits
+# non-zero if any check failed.
 #
 # Env: LB_BUILD (build dir, holds loopbreaker and lb-mkhive), LB_SOURCE,
 # LB_SHARED_DATA.  ctest sets all three and runs us from the build dir.
@@ -464,6 +465,12 @@ end=$(date +%s.%N)
 times=$("$PY" -c "import sys; a,b,c=map(float,sys.argv[1:]); print('images %.1fs, checks %.1fs' % (b-a, c-b))" "$start" "$gen" "$end")
 if [ "$C_FAILS" = 0 ]; then
 	echo "[$CASE] PASS: $C_CHECKS checks ($times)"
+	# CI disks are small: a passing case leaves nothing behind
+	cleanup
+	cd "$LB_BUILD"
+	if [ "${LB_KEEP_WORK:-0}" != 1 ] && ! grep -qF " $WORK/" /proc/mounts; then
+		rm -rf --one-file-system "$WORK"
+	fi
 else
 	echo "[$CASE] FAIL: $C_FAILS of $C_CHECKS checks failed ($times); work dir $WORK"
 	exit 1

@@ -16,7 +16,7 @@ info = subprocess.run(["ntfsinfo", "-i", "2", "-v", img], capture_output=True, t
 lcn = int(re.search(r"0x0\s+(0x[0-9a-f]+)\s+0x", info).group(1), 16)
 off = lcn * 4096
 for name, v2 in (("j11.raw", False), ("j20.raw", True)):
-    shutil.copy(img, name)
+    subprocess.run(["cp", "--sparse=always", img, name], check=True)
     with open(name, "r+b") as f:
         for page in (0, 4096):
             f.seek(off + page)

@@ -69,6 +69,7 @@ eq "undone Start" "$(hive_get undo.raw '\ControlSet001\Services\CSAgent' Start)"
 check "ntfsfix after undo" ntfsfix -n undo.raw
 rc=0; "$LB" undo --json ev.tar.zst undo.raw > last.json || rc=$?
 eq "second undo refused" "$rc" 1
+rm -f undo.raw
 
 # undo value by value when the hive changed since the fix (Windows booted)
 cp reg.raw changed.raw
@@ -80,6 +81,7 @@ eq "value undo mode" "$(jget last.json 'r["undo"][0]["mode"]')" values
 eq "value undo: Start cs1" "$(hive_get changed.raw '\ControlSet001\Services\CSAgent' Start)" 1
 eq "value undo: Start cs2" "$(hive_get changed.raw '\ControlSet002\Services\CSAgent' Start)" 1
 eq "value undo: later change kept" "$(hive_get changed.raw '\ControlSet001\Services\LaterDriver' Start)" 3
+rm -f changed.raw changed.hive
 # ... and refuses when the value is no longer the one fix wrote
 cp reg.raw moved.raw
 ntfscat moved.raw Windows/System32/config/SYSTEM > moved.hive
@@ -89,6 +91,7 @@ before=$(sha256sum < moved.raw)
 rc=0; "$LB" undo --json ev.tar.zst moved.raw > last.json || rc=$?
 eq "undo refused: value changed" "$rc" 1
 eq "undo refused: nothing written" "$(sha256sum < moved.raw)" "$before"
+rm -f moved.raw moved.hive
 
 # a service that does not exist: nothing to do
 run 0 fix --playbook disable-driver --param service=NoSuchDriver --evidence ev3.tar.zst reg.raw

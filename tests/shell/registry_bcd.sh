@@ -16,12 +16,12 @@ mcopy -i esp.part BCD ::/EFI/Microsoft/Boot/BCD
 win_mb=$(( ($(stat -c %s win.part) + 1048575) / 1048576 ))
 truncate -s $((1 + 40 + win_mb + 1))M disk.img
 printf 'label: dos\nstart=2048, size=81920, type=ef\nstart=83968, type=7\n' | sfdisk -q disk.img
-dd if=esp.part of=disk.img bs=1M seek=1 conv=notrunc status=none
-dd if=win.part of=disk.img bs=1M seek=41 conv=notrunc status=none
+dd if=esp.part of=disk.img bs=1M seek=1 conv=notrunc,sparse status=none
+dd if=win.part of=disk.img bs=1M seek=41 conv=notrunc,sparse status=none
 rm -f esp.part win.part
 esp_bcd() { rm -f cur.bcd; mcopy -n -i disk.img@@1048576 ::/EFI/Microsoft/Boot/BCD cur.bcd; }
 safeboot() { esp_bcd; hivexget cur.bcd "$EL" Element 2>/dev/null | od -An -tx1 | tr -d ' \n' || true; }
-esp_fsck() { dd if=disk.img of=esp.chk bs=1M skip=1 count=40 status=none; fsck.vfat -n esp.chk >/dev/null; }
+esp_fsck() { dd if=disk.img of=esp.chk bs=1M skip=1 count=40 conv=sparse status=none; fsck.vfat -n esp.chk >/dev/null; }
 
 run 1 scan --playbook safe-mode-on disk.img
 before=$(sha256sum < disk.img)
@@ -65,7 +65,7 @@ eq "undo: network again" "$(safeboot)" 0100000000000000
 check "undo: fsck.vfat" esp_fsck
 
 # a partition image has no ESP: the BCD rule needs attention, nothing written
-dd if=disk.img of=part.img bs=1M skip=41 status=none
+dd if=disk.img of=part.img bs=1M skip=41 conv=sparse status=none
 before=$(sha256sum < part.img)
 run 1 fix --playbook safe-mode-on --evidence p.tar.zst part.img
 check "no ESP: reason" grep -q 'no EFI System Partition' last.json

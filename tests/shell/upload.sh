@@ -212,4 +212,5 @@ rc=0; "$LB" fix --evidence fixme2.tar.zst --upload "http://127.0.0.1:9/x/{file}"
 eq "fix with dead collector still fixed" "$rc" 0
 check "spooled for later" test -n "$(ls -A spool2)"
 
+cleanup
 done_tests

@@ -55,12 +55,14 @@ static inline const struct img *find_img(const struct img *imgs, int n, const ch
 }
 
 static char g_dir[512];
+static char g_root[512]; /* what to remove after a passing test */
 
 static inline void extract(const char *tag)
 {
 	char tarball[512], cmd[4096];
 
-	snprintf(g_dir, sizeof(g_dir), "%.400s/bitlk-%.40s", getenv("LB_BUILD") ? getenv("LB_BUILD") : ".", tag);
+	snprintf(g_dir, sizeof(g_dir), "%.400s/tests-work/bitlk-%.40s", getenv("LB_BUILD") ? getenv("LB_BUILD") : ".", tag);
+	snprintf(g_root, sizeof(g_root), "%s", g_dir);
 	lbt_shared("bitlocker/bitlk-images.tar.xz", tarball, sizeof(tarball));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s' && tar -xJf '%s' -C '%s'", g_dir,
 	         g_dir, tarball, g_dir);

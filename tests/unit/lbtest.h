@@ -22,6 +22,21 @@ static int lbt_checks;
 	"%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); exit(1); } } while (0)
 #define LBT_DONE() do { fprintf(stderr, "%d checks, %d failed\n", lbt_checks, lbt_failures); \
 	return lbt_failures ? 1 : 0; } while (0)
+/* LBT_DONE_CLEAN(dir): as LBT_DONE, and on success removes the test's work
+ * dir (CI disks are small), unless LB_KEEP_WORK=1. */
+#define LBT_DONE_CLEAN(dir) do { if (!lbt_failures) lbt_clean(dir); LBT_DONE(); } while (0)
+
+static inline void lbt_clean(const char *dir)
+{
+	char cmd[1200];
+	const char *keep = getenv("LB_KEEP_WORK");
+
+	if ((keep && strcmp(keep, "1") == 0) || !dir || strchr(dir, '\''))
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf --one-file-system '%.1000s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
 
 /* Path of a file under ../shared/data (LB_SHARED_DATA). */
 static inline const char *lbt_shared(const char *rel, char *buf, size_t n)

@@ -227,5 +227,5 @@ int main(void)
 	sh(cmd);
 	test_store();
 	test_esp();
-	LBT_DONE();
+	LBT_DONE_CLEAN(W);
 }

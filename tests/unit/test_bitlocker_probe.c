@@ -290,5 +290,5 @@ int main(void)
 		free(orig);
 		free(buf);
 	}
-	LBT_DONE();
+	LBT_DONE_CLEAN(g_root);
 }

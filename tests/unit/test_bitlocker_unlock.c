@@ -356,5 +356,5 @@ int main(void)
 	e2e(find_img(imgs, n, "bitlk-aes-cbc-128-4k"));
 	e2e(find_img(imgs, n, "bitlk-aes-cbc-elephant-256"));
 	e2e(find_img(imgs, n, "bitlk-togo-aes-xts-128"));
-	LBT_DONE();
+	LBT_DONE_CLEAN(g_root);
 }

@@ -266,5 +266,5 @@ int main(void)
 	CHECK_EQ_INT(err.kind, LB_EK_INPUT);
 	CHECK_EQ_INT(lb_hivedit_open(W "nope", &he, &err), -1);
 	CHECK_EQ_INT(err.kind, LB_EK_IO);
-	LBT_DONE();
+	LBT_DONE_CLEAN(W);
 }

@@ -592,5 +592,5 @@ int main(void)
 	test_synthetic_old(bcd, bn);
 	test_mutations(bcd, bn);
 	free(bcd);
-	LBT_DONE();
+	LBT_DONE_CLEAN("tests-work/regf");
 }
