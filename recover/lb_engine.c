@@ -51,7 +51,7 @@ struct plan {
 	char sha256[65];
 	int64_t mtime_unix;
 	enum { PL_QUARANTINE, PL_DELETE, PL_HIBER_INVALIDATE, PL_HIVE, PL_HIVE_COMPLETE,
-	       PL_EVIDENCE_ONLY, PL_BCD } kind;
+	       PL_EVIDENCE_ONLY, PL_BCD, PL_MFTMIRR } kind;
 	bool done;
 	/* PL_HIVE: the new hive bytes, the findings it carries out */
 	uint8_t *newdata;
@@ -79,6 +79,8 @@ struct volume {
 	struct lb_bitlocker_info *bl;  /* probe result, for re-opening */
 	uint64_t writes;
 	bool esp;                      /* EFI System Partition holding the BCD */
+	struct lb_mftmirr mirr;        /* $MFTMirr as scanned (owned buffers) */
+	json_t *mirr_j;                /* its report entry (borrowed) */
 };
 
 struct target {
@@ -1171,6 +1173,67 @@ static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, si
 	}
 }
 
+/* A stale $MFTMirr (an MFT extension cut off between its two writes, see
+ * lb_ntfs_mirror.c) makes libntfs-3g refuse the volume.  Scan it through a
+ * read-only view in which the mirror already holds the $MFT records, i.e.
+ * as the planned repair will leave it.  NULL: no view needed. */
+static struct lb_io *mirror_view(struct volume *v, struct lb_io *win)
+{
+	struct lb_err err;
+	struct lb_io *view;
+
+	lb_err_clear(&err);
+	if (lb_mftmirr_check(win, &v->mirr, &err) || v->mirr.state != LB_MIRR_STALE)
+		return NULL; /* unreadable or damaged: the mount says why */
+	view = lb_io_patched(win, v->mirr.mirror_off, v->mirr.mft,
+	                     (size_t)v->mirr.nrecords * v->mirr.record_size, &err);
+	if (!view)
+		lb_mftmirr_free(&v->mirr);
+	return view;
+}
+
+static void plan_mirror(struct run *run, struct target *t, struct volume *v)
+{
+	size_t span = (size_t)v->mirr.nrecords * v->mirr.record_size;
+	json_t *recs = json_array();
+	struct plan *p;
+
+	for (unsigned i = 0; i < v->mirr.nrecords; i++)
+		if (v->mirr.stale & 1u << i)
+			json_array_append_new(recs, json_integer(i));
+	v->mirr_j = json_pack("{s:s, s:o, s:s, s:o}", "state", "stale", "records", recs,
+	                      "action", run->o->fix ? "planned" : "would_repair", "reason",
+	                      json_string(v->mirr.why));
+	json_object_set_new(v->j, "mft_mirror", v->mirr_j);
+	if (!run->o->fix) {
+		v->would++;
+		vol_attention(v, "%s (an MFT extension was cut off, e.g. by a power cut during an "
+		              "earlier fix): libntfs-3g refuses such a volume; fix rewrites the "
+		              "mirror from $MFT, as chkdsk would", v->mirr.why);
+		return;
+	}
+	if (add_plan(v, &p))
+		return;
+	p->kind = PL_MFTMIRR;
+	p->finding = v->mirr_j;
+	snprintf(p->path, sizeof(p->path), "\\$MFTMirr");
+	snprintf(p->name, sizeof(p->name), "MFTMirr.records");
+	p->data = malloc(span);
+	if (p->data)
+		memcpy(p->data, v->mirr.mirror, span);
+	p->len = p->data ? span : 0;
+	lb_sha256_hex(v->mirr.mirror, span, p->sha256);
+	p->mtime_unix = (int64_t)time(NULL);
+	p->meta = json_pack("{s:s, s:i, s:I, s:O?, s:s, s:s, s:I, s:I, s:s, s:s}", "target",
+	                    t->path, "partition", v->partno, "offset", (json_int_t)v->offset,
+	                    "volume_serial", json_object_get(v->j, "serial"), "path", "\\$MFTMirr",
+	                    "action", "repair_mftmirr", "volume_offset",
+	                    (json_int_t)v->mirr.mirror_off, "size", (json_int_t)span, "sha256",
+	                    p->sha256, "note", "the $MFTMirr records before they were rewritten "
+	                    "from $MFT; not restored by undo (a stale mirror makes the volume "
+	                    "unreadable to libntfs-3g)");
+}
+
 static void scan_volume(struct run *run, struct target *t, struct lb_source *src,
                         const struct lb_part *p, struct volume *v)
 {
@@ -1179,6 +1242,7 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 	struct lb_ntfs *ntfs = NULL;
 	struct lb_ntfs_state st;
 	struct lb_install *inst = NULL;
+	struct lb_io *view = NULL;
 	struct lb_err err;
 	json_t *jinst = json_array();
 	char name[300], serial[32];
@@ -1232,8 +1296,14 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 	}
 	if (!win)
 		win = lb_io_window(src->io, p->offset, p->size, name, &err);
-	if (!win || lb_ntfs_open(win, LB_NTFS_RDONLY, &ntfs, &err)) {
+	if (win)
+		view = mirror_view(v, win);
+	if (!win || lb_ntfs_open(view ? view : win, LB_NTFS_RDONLY, &ntfs, &err)) {
+		if (v->mirr.state == LB_MIRR_DAMAGED)
+			lb_err_set(&err, LB_EK_INPUT, 0, "%s: cannot open NTFS: %s; repair it with "
+			           "chkdsk /f (or ntfsfix on a copy)", name, v->mirr.why);
 		vol_error(v, &err);
+		lb_io_close(view);
 		lb_io_close(win);
 		return;
 	}
@@ -1254,6 +1324,10 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 	                    "dirty", st.dirty));
 	v->hibernated = st.hibernated;
 	v->journal_unclean = !st.journal_known || !st.journal_clean;
+	json_object_set_new(json_object_get(v->j, "state"), "mft_mirror",
+	                    json_string(v->mirr.state == LB_MIRR_STALE ? "stale" : "ok"));
+	if (v->mirr.state == LB_MIRR_STALE)
+		plan_mirror(run, t, v);
 
 	check_interrupted_swaps(run, t, v, ntfs);
 	if (lb_windows_find(ntfs, &inst, &ninst, &err)) {
@@ -1331,6 +1405,7 @@ out:
 	v->scan_ms = now_ms() - t1;
 	if (lb_ntfs_close(ntfs, &err))
 		vol_error(v, &err);
+	lb_io_close(view);
 	lb_io_close(win);
 }
 
@@ -1505,8 +1580,8 @@ static int apply_plan(struct run *run, struct volume *v, struct lb_ntfs *ntfs, s
 		p->done = true;
 		return 0;
 	}
-	if (p->kind == PL_EVIDENCE_ONLY)
-		return 0; /* a log: checked with its hive */
+	if (p->kind == PL_EVIDENCE_ONLY || p->kind == PL_MFTMIRR)
+		return 0; /* a log: checked with its hive; the mirror: before the mount */
 	if (p->kind == PL_HIVE_COMPLETE)
 		return apply_hive_complete(v, ntfs, p, err);
 	if (p->kind == PL_HIVE)
@@ -1622,6 +1697,26 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
 	vio = win;
 	if (win && o->fault)
 		vio = lb_io_faulty(win, o->fault, &err);
+	for (size_t i = 0; vio && i < v->nplans; i++) {
+		struct plan *p = &v->plans[i];
+
+		/* libntfs-3g mounts nothing with a stale mirror: repair first */
+		if (p->kind != PL_MFTMIRR)
+			continue;
+		if (lb_mftmirr_repair(vio, &v->mirr, &err)) {
+			vol_error(v, &err);
+			if (vio != win)
+				lb_io_close(vio);
+			lb_io_close(win);
+			goto skipped;
+		}
+		json_object_set_new(p->finding, "action", json_string("repaired"));
+		json_object_set_new(p->finding, "state", json_string("ok"));
+		json_object_set_new(json_object_get(v->j, "state"), "mft_mirror",
+		                    json_string("repaired"));
+		add_reason(v->j, "%s: rewritten from $MFT before any other change", v->mirr.why);
+		p->done = true;
+	}
 	if (!vio || lb_ntfs_open(vio, flags, &ntfs, &err)) {
 		vol_error(v, &err);
 		if (vio != win)
@@ -1879,6 +1974,7 @@ static void finish(struct run *run, int *exit_code)
 				if (a && (!strcmp(a, "set") || !strcmp(a, "cleared")))
 					bcds++;
 			}
+			lb_mftmirr_free(&v->mirr);
 			for (size_t i = 0; i < v->nplans; i++) {
 				if (v->plans[i].kind == PL_BCD)
 					unlink(v->plans[i].path);

@@ -161,3 +161,62 @@ struct lb_io *lb_io_window(struct lb_io *parent, uint64_t off, uint64_t len,
 	}
 	return io;
 }
+
+/* ---- read-only patch layer ---- */
+
+struct patch {
+	struct lb_io *parent;
+	uint64_t off;
+	const uint8_t *data;
+	size_t len;
+};
+
+static int patch_pread(struct lb_io *io, void *buf, size_t n, uint64_t off)
+{
+	struct patch *p = io->ctx;
+	struct lb_err err;
+	uint64_t lo, hi;
+
+	if (lb_io_pread(p->parent, buf, n, off, &err))
+		return -(err.sys_errno ? err.sys_errno : EIO);
+	lo = off > p->off ? off : p->off;
+	hi = off + n < p->off + p->len ? off + n : p->off + p->len;
+	if (lo < hi)
+		memcpy((uint8_t *)buf + (lo - off), p->data + (lo - p->off), (size_t)(hi - lo));
+	return 0;
+}
+
+static void patch_destroy(struct lb_io *io)
+{
+	free(io->ctx);
+}
+
+static const struct lb_io_ops patch_ops = {
+	.pread = patch_pread,
+	.destroy = patch_destroy,
+};
+
+struct lb_io *lb_io_patched(struct lb_io *parent, uint64_t off, const void *data, size_t len,
+                            struct lb_err *err)
+{
+	struct patch *p;
+	struct lb_io *io;
+
+	if (off > parent->size || len > parent->size - off) {
+		lb_err_set(err, LB_EK_INTERNAL, 0, "%s: patch past the end", parent->name);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	io = p ? lb_io_new(&patch_ops, p, parent->size, parent->sector_size, false, parent->name)
+	       : NULL;
+	if (!io) {
+		free(p);
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", parent->name);
+		return NULL;
+	}
+	p->parent = parent;
+	p->off = off;
+	p->data = data;
+	p->len = len;
+	return io;
+}

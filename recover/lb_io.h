@@ -51,6 +51,11 @@ struct lb_io *lb_io_new(const struct lb_io_ops *ops, void *ctx, uint64_t size,
 struct lb_io *lb_io_window(struct lb_io *parent, uint64_t off, uint64_t len,
                            const char *name, struct lb_err *err);
 
+/* A read-only view of parent in which [off, off+len) reads as data (not
+ * copied: data and parent must outlive the view).  Lets a scan see a volume
+ * as a planned repair would leave it, without writing. */
+struct lb_io *lb_io_patched(struct lb_io *parent, uint64_t off, const void *data, size_t len,
+                            struct lb_err *err);
 
 /* Fault injection (tests only): a layer over parent that either silently
  * drops every write after the first `n` (LB_FAULT_CUT: a power cut after

@@ -95,4 +95,26 @@ void lb_ntfs_time_iso(int64_t nt, char out[32]);
  * from main (the library's logging is process-global). */
 void lb_ntfs_library_init(bool verbose);
 
+/* $MFTMirr, checked and repaired on the raw volume (lb_ntfs_mirror.c), for
+ * the one state libntfs-3g refuses that a cut MFT extension leaves: a
+ * mirror older than $MFT. */
+enum lb_mftmirr_state { LB_MIRR_OK, LB_MIRR_STALE, LB_MIRR_DAMAGED };
+
+struct lb_mftmirr {
+	enum lb_mftmirr_state state;
+	unsigned nrecords;      /* records the mirror holds (4, or a cluster's worth) */
+	uint32_t stale;         /* bit i: record i of the mirror differs from $MFT */
+	uint32_t record_size;
+	uint64_t mft_off, mirror_off; /* byte offsets in the volume */
+	uint8_t *mft, *mirror;  /* the raw records, nrecords * record_size each */
+	char why[160];          /* "$MFTMirr record 0 older than $MFT", or what is damaged */
+};
+
+/* Reads only.  -1 with err if the boot sector or the records cannot be read. */
+int lb_mftmirr_check(struct lb_io *io, struct lb_mftmirr *m, struct lb_err *err);
+/* Rewrites the stale mirror records from $MFT, after checking that both are
+ * still the bytes m was made from; syncs. */
+int lb_mftmirr_repair(struct lb_io *io, const struct lb_mftmirr *m, struct lb_err *err);
+void lb_mftmirr_free(struct lb_mftmirr *m);
+
 #endif

@@ -647,6 +647,14 @@ int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
 				json_object_set_new(out, "status", json_string("kept"));
 				continue;
 			}
+			if (act && !strcmp(act, "repair_mftmirr")) {
+				/* putting the stale mirror back would make the
+				 * volume unreadable to libntfs-3g again */
+				json_object_set_new(out, "status", json_string("kept"));
+				json_object_set_new(out, "reason", json_string("a repaired $MFTMirr is "
+				                    "not put back; its old records stay in the bundle"));
+				continue;
+			}
 			if (act && !strcmp(act, "bcd_safeboot")) {
 				const char *tg = ntargets ? targets[0] : rec;
 

@@ -44,7 +44,7 @@ if [ -n "${LB_BOOT_MEDIA:-}" ]; then
 else
 	M=$W/media
 	t0=$(date +%s)
-	LB_BUILD=$LB_BUILD bash "$src/bootmedia/build.sh" "$M"
+	LB_KEEP_UNPACKED=${LB_KEEP_WORK:-0} LB_BUILD=$LB_BUILD bash "$src/bootmedia/build.sh" "$M"
 	echo "build $(( $(date +%s) - t0 )) s" > "$W/timings.txt"
 fi
 cp "$M/sizes.txt" "$W/sizes.txt"
@@ -319,6 +319,10 @@ for t in $tests; do
 		rm -rf "$W/$t".*.img "$W/$t".*.part "$W/$t".vars.fd "$W/iso-test.iso" "$W/tftp" "$W/tftp-bios"
 	fi
 done
+# a passing run keeps logs, reports and timings, not the media it built
+if [ "$T_FAILS" = 0 ] && [ -z "${LB_BOOT_MEDIA:-}" ] && [ "${LB_KEEP_WORK:-0}" != 1 ]; then
+	rm -rf "$W/media"
+fi
 total=$(( $(date +%s) - start_all ))
 echo "boot tests total ${total} s" | tee -a "$W/timings.txt"
 sed 's/^/size: /' "$W/sizes.txt"
