@@ -87,7 +87,8 @@ int lb_mftmirr_check(struct lb_io *io, struct lb_mftmirr *m, struct lb_err *err)
 	if (memcmp(bs + 3, "NTFS    ", 8))
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not an NTFS boot sector", io->name);
 	bps = le16(bs + 0x0B);
-	spc = bs[0x0D] > 0x80 ? 1u << (256 - bs[0x0D]) : bs[0x0D];
+	/* > 0x80: a power of two, 2^(256 - value); beyond 2^12 is no volume */
+	spc = bs[0x0D] <= 0x80 ? bs[0x0D] : bs[0x0D] >= 256 - 12 ? 1u << (256 - bs[0x0D]) : 0;
 	cpr = (int8_t)bs[0x40];
 	if (bps < 256 || bps > 4096 || bps & (bps - 1) || !spc || spc & (spc - 1) ||
 	    (uint64_t)bps * spc > (1u << 21))

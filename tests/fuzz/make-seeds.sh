@@ -25,7 +25,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-for t in partition engine hive hivedit regf bitlocker keys playbook; do
+for t in partition engine hive hivedit regf bitlocker keys playbook mftmirr; do
 	rm -rf "$out/fuzz_$t" && mkdir -p "$out/fuzz_$t"
 done
 S_PART=$out/fuzz_partition S_ENG=$out/fuzz_engine S_HIVE=$out/fuzz_hive
@@ -188,6 +188,26 @@ HIBER=hibr ntfs_volume "$work/volh.img" 2M
 "$pack" pack "$work/volh.img" "$S_ENG/ntfs-2m-hibernated"
 HIBER="" ntfs_volume "$work/vol4k.img" 4M -s 4096 -c 4096
 "$pack" pack "$work/vol4k.img" "$S_ENG/ntfs-4m-4k"
+# $MFTMirr: the volumes as they are, and with mirror record 0 older than $MFT
+# (one byte of its first attribute changed, as if written before $MFT's)
+S_MIRR=$out/fuzz_mftmirr
+cp "$S_ENG/ntfs-2m-windows" "$S_ENG/ntfs-4m-4k" "$S_MIRR/"
+for v in vol vol4k; do
+	python3 - "$work/$v.img" <<'PY'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+bs = f.read(512)
+cl = struct.unpack_from("<H", bs, 11)[0] * bs[13]
+c = struct.unpack_from("<b", bs, 0x40)[0]
+rs = c * cl if c > 0 else 1 << -c
+mirr = struct.unpack_from("<Q", bs, 0x38)[0] * cl
+f.seek(mirr); rec = bytearray(f.read(rs))
+a = struct.unpack_from("<H", rec, 0x14)[0]
+rec[a + 0x18] ^= 0x01            # inside the first attribute, not a sector end
+f.seek(mirr); f.write(rec)
+PY
+	"$pack" pack "$work/$v.img" "$S_MIRR/$v-stale-mirror"
+done
 # the same volume inside an MBR and a GPT disk (1 MiB before, 1 MiB after)
 for lbl in dos gpt; do
 	truncate -s 4M "$work/disk-$lbl.img"
