@@ -25,8 +25,8 @@ extern char **environ;
 /* ---- mtools ----------------------------------------------------------- */
 
 /* Runs an mtools command; 0 on exit status 0.  The first line mtools wrote
- * to stderr goes into msg. */
-static int run_mtools(const char *const argv[], char *msg, size_t msgn)
+ * to stderr (and, with out, to stdout) goes into msg. */
+static int run_mtools_ex(const char *const argv[], char *msg, size_t msgn, bool out)
 {
 	int pfd[2], status;
 	pid_t pid;
@@ -66,7 +66,7 @@ static int run_mtools(const char *const argv[], char *msg, size_t msgn)
 
 		if (nul >= 0) {
 			dup2(nul, 0);
-			dup2(nul, 1);
+			dup2(out ? pfd[1] : nul, 1);
 		}
 		dup2(pfd[1], 2);
 		execvpe(argv[0], (char *const *)argv, envp);
@@ -96,6 +96,136 @@ static int run_mtools(const char *const argv[], char *msg, size_t msgn)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !buf[0] && msgn)
 		snprintf(msg, msgn, "%s not found (install mtools)", argv[0]);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static int run_mtools(const char *const argv[], char *msg, size_t msgn)
+{
+	return run_mtools_ex(argv, msg, msgn, false);
+}
+
+static int image_spec(char *out, size_t n, const char *image, uint64_t off, struct lb_err *err);
+
+/* "::/X <5-9> <12> <0>" -> clusters[] = {5,9, 12,12, 0,0} (pairs), count of pairs */
+static int parse_showfat(const char *line, uint32_t (*r)[2], int max)
+{
+	int n = 0;
+	const char *p = line;
+
+	while ((p = strchr(p, '<')) && n < max) {
+		unsigned long a, b;
+		char *end;
+
+		a = strtoul(p + 1, &end, 10);
+		b = *end == '-' ? strtoul(end + 1, &end, 10) : a;
+		if (*end != '>' || end == p + 1)
+			return -1;
+		r[n][0] = (uint32_t)a;
+		r[n][1] = (uint32_t)b;
+		n++;
+		p = end;
+	}
+	return n;
+}
+
+static uint32_t fle16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t fle32(const uint8_t *p) { return fle16(p) | fle16(p + 2) << 16; }
+
+/* A leftover BCD.NEW whose cluster chain runs into a free cluster (a fix
+ * cut off after mtools wrote its directory entry but before its FAT): fsck
+ * would truncate it, and deleting it with mtools would "free" clusters it
+ * does not own (FAT entry 0 among them: both FATs then look corrupt).  Drop
+ * just its directory entry (first byte 0xE5), touching no FAT.  *dropped
+ * says whether anything was done. */
+int lb_bcd_drop_broken_new(const char *image, uint64_t esp_offset, int *dropped,
+                           struct lb_err *err)
+{
+	char spec[4200], line[512];
+	uint32_t chain[64][2], dirs[64][2];
+	int nc, nd, fd, rc = -1;
+	uint8_t bs[512], *cl = NULL;
+	uint32_t bps, spc, csize, start;
+	uint64_t data;
+	bool broken = false;
+
+	*dropped = 0;
+	if (image_spec(spec, sizeof(spec), image, esp_offset, err))
+		return -1;
+	{
+		const char *argv[] = { "mshowfat", "-i", spec, LB_BCD_ESP_NEW_PATH, NULL };
+
+		if (run_mtools_ex(argv, line, sizeof(line), true))
+			return 0; /* no BCD.NEW: nothing to do */
+	}
+	nc = parse_showfat(line, chain, 64);
+	for (int i = 0; i < nc; i++)
+		broken |= chain[i][0] == 0;
+	if (nc <= 0 || !broken || chain[0][0] < 2)
+		return 0;
+	start = chain[0][0];
+	{
+		const char *argv[] = { "mshowfat", "-i", spec, "::/EFI/Microsoft/Boot", NULL };
+
+		if (run_mtools_ex(argv, line, sizeof(line), true) ||
+		    (nd = parse_showfat(line, dirs, 64)) <= 0)
+			return lb_err_set(err, LB_EK_IO, 0, "ESP: cannot locate \\EFI\\Microsoft\\Boot "
+			                  "to drop a broken BCD.NEW");
+	}
+	fd = open(image, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return lb_err_set(err, LB_EK_IO, errno, "%s", image);
+	if (pread(fd, bs, sizeof(bs), (off_t)esp_offset) != (ssize_t)sizeof(bs) ||
+	    bs[510] != 0x55 || bs[511] != 0xAA) {
+		lb_err_set(err, LB_EK_INPUT, 0, "ESP boot sector unreadable");
+		goto out;
+	}
+	bps = fle16(bs + 11);
+	spc = bs[13];
+	if (bps < 512 || bps > 4096 || (bps & (bps - 1)) || !spc || (spc & (spc - 1))) {
+		lb_err_set(err, LB_EK_INPUT, 0, "ESP boot sector geometry out of range");
+		goto out;
+	}
+	csize = bps * spc;
+	/* data area: reserved + FATs (+ the FAT12/16 root directory) */
+	data = (uint64_t)fle16(bs + 14) + (uint64_t)bs[16] * (fle16(bs + 22) ? fle16(bs + 22) :
+	                                                      fle32(bs + 36)) +
+	       ((uint64_t)fle16(bs + 17) * 32 + bps - 1) / bps;
+	data = esp_offset + data * bps;
+	cl = malloc(csize);
+	if (!cl) {
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "ESP");
+		goto out;
+	}
+	for (int d = 0; d < nd && !*dropped; d++)
+		for (uint32_t c = dirs[d][0]; c >= 2 && c <= dirs[d][1] && !*dropped; c++) {
+			off_t at = (off_t)(data + (uint64_t)(c - 2) * csize);
+
+			if (pread(fd, cl, csize, at) != (ssize_t)csize) {
+				lb_err_set(err, LB_EK_IO, errno, "ESP: reading a directory cluster");
+				goto out;
+			}
+			for (uint32_t e = 0; e + 32 <= csize; e += 32) {
+				static const uint8_t deleted = 0xE5;
+				uint8_t *de = cl + e;
+				uint32_t sc = fle16(de + 26) | fle16(de + 20) << 16;
+
+				if (de[0] == 0)
+					break;
+				if (de[0] == 0xE5 || de[11] == 0x0F || memcmp(de, "BCD     NEW", 11) ||
+				    sc != start)
+					continue;
+				if (pwrite(fd, &deleted, 1, at + (off_t)e) != 1 || fsync(fd)) {
+					lb_err_set(err, LB_EK_IO, errno, "ESP: dropping the BCD.NEW entry");
+					goto out;
+				}
+				*dropped = 1;
+				break;
+			}
+		}
+	rc = 0;
+out:
+	free(cl);
+	close(fd);
+	return rc;
 }
 
 static int image_spec(char *out, size_t n, const char *image, uint64_t off, struct lb_err *err)
@@ -131,6 +261,35 @@ static bool fat_name_ok(const char *s)
 
 int lb_bcd_fetch(const char *image, uint64_t esp_offset, const char *dest, struct lb_err *err)
 {
+	return lb_bcd_fetch_path(image, esp_offset, LB_BCD_ESP_PATH, dest, err);
+}
+
+int lb_bcd_complete(const char *image, uint64_t esp_offset, struct lb_err *err)
+{
+	char spec[4200], msg[256];
+
+	if (image_spec(spec, sizeof(spec), image, esp_offset, err))
+		return -1;
+	{
+		const char *argv[] = { "mdir", "-b", "-i", spec, LB_BCD_ESP_PATH, NULL };
+
+		if (run_mtools(argv, msg, sizeof(msg)) == 0)
+			return lb_err_set(err, LB_EK_REFUSED, 0, "\\EFI\\Microsoft\\Boot\\BCD exists "
+			                  "again: BCD.NEW left as it is");
+	}
+	{
+		const char *argv[] = { "mren", "-i", spec, LB_BCD_ESP_NEW_PATH, LB_BCD_ESP_PATH, NULL };
+
+		if (run_mtools(argv, msg, sizeof(msg)))
+			return lb_err_set(err, LB_EK_IO, 0, "renaming BCD.NEW to BCD: %s",
+			                  msg[0] ? msg : "mren failed");
+	}
+	return 0;
+}
+
+int lb_bcd_fetch_path(const char *image, uint64_t esp_offset, const char *esp_path,
+                      const char *dest, struct lb_err *err)
+{
 	char spec[4200], msg[256];
 	struct stat st;
 
@@ -141,11 +300,11 @@ int lb_bcd_fetch(const char *image, uint64_t esp_offset, const char *dest, struc
 	if (lstat(dest, &st) == 0)
 		return lb_err_set(err, LB_EK_REFUSED, 0, "%s already exists", dest);
 	{
-		const char *argv[] = { "mcopy", "-n", "-i", spec, LB_BCD_ESP_PATH, dest, NULL };
+		const char *argv[] = { "mcopy", "-n", "-i", spec, esp_path, dest, NULL };
 
 		if (run_mtools(argv, msg, sizeof(msg))) {
 			unlink(dest);
-			return lb_err_set(err, LB_EK_IO, 0, "reading %s from %s: %s", LB_BCD_ESP_PATH, spec,
+			return lb_err_set(err, LB_EK_IO, 0, "reading %s from %s: %s", esp_path, spec,
 			                  msg[0] ? msg : "mcopy failed");
 		}
 	}

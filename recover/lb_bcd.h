@@ -20,6 +20,7 @@
 
 #define LB_BCD_BOOTMGR_GUID "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 #define LB_BCD_ESP_PATH "::/EFI/Microsoft/Boot/BCD"
+#define LB_BCD_ESP_NEW_PATH "::/EFI/Microsoft/Boot/BCD.NEW"
 
 enum lb_safeboot {
 	LB_SAFEBOOT_NONE = -1,   /* element absent: normal boot */
@@ -41,6 +42,14 @@ struct lb_bcd_entry {
  * esp_offset of image to dest (a new local file; an existing dest is
  * refused).  LB_EK_IO when mtools fails (message = mtools' first line). */
 int lb_bcd_fetch(const char *image, uint64_t esp_offset, const char *dest, struct lb_err *err);
+/* The same for another file of the ESP (an mtools path, "::/EFI/…"). */
+int lb_bcd_fetch_path(const char *image, uint64_t esp_offset, const char *esp_path,
+                      const char *dest, struct lb_err *err);
+
+/* Completes a replacement cut off between lb_bcd_put's two renames: BCD
+ * absent, BCD.NEW present -> BCD.NEW renamed to BCD.  Refused
+ * (LB_EK_REFUSED) if BCD exists. */
+int lb_bcd_complete(const char *image, uint64_t esp_offset, struct lb_err *err);
 
 /* Puts src back as \EFI\Microsoft\Boot\BCD: src must be a clean hive with a
  * boot manager object; it is copied to BCD.NEW on the volume, read back and
@@ -50,6 +59,13 @@ int lb_bcd_fetch(const char *image, uint64_t esp_offset, const char *dest, struc
  * the original file itself, untouched. */
 int lb_bcd_put(const char *image, uint64_t esp_offset, const char *src, const char *evidence_name,
                struct lb_err *err);
+
+/* A leftover BCD.NEW whose cluster chain runs into a free cluster (a put
+ * cut off between mtools' directory and FAT writes) loses its directory
+ * entry (marked deleted; no FAT touched: freeing its chain would free
+ * clusters it does not own).  *dropped = 1 if so.  Call before lb_bcd_put. */
+int lb_bcd_drop_broken_new(const char *image, uint64_t esp_offset, int *dropped,
+                           struct lb_err *err);
 
 /* ---- hive side ------------------------------------------------------- */
 

@@ -51,7 +51,7 @@ struct plan {
 	char sha256[65];
 	int64_t mtime_unix;
 	enum { PL_QUARANTINE, PL_DELETE, PL_HIBER_INVALIDATE, PL_HIVE, PL_HIVE_COMPLETE,
-	       PL_EVIDENCE_ONLY, PL_BCD, PL_MFTMIRR } kind;
+	       PL_EVIDENCE_ONLY, PL_BCD, PL_BCD_COMPLETE, PL_MFTMIRR } kind;
 	bool done;
 	/* PL_HIVE: the new hive bytes, the findings it carries out */
 	uint8_t *newdata;
@@ -1013,6 +1013,55 @@ static int run_tmpdir(struct run *run, struct lb_err *err)
 	return 0;
 }
 
+/* \EFI\Microsoft\Boot\BCD missing, BCD.NEW a complete store: an earlier
+ * fix was cut off between lb_bcd_put's two renames (nothing boots like
+ * this).  cur: a local copy of BCD.NEW.  pending: the playbook whose change
+ * BCD.NEW does not carry yet (NULL: it does). */
+static void plan_bcd_complete(struct run *run, struct target *t, struct volume *esp, json_t *f,
+                              const char *cur, const char *pending)
+{
+	struct plan *p;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	struct lb_err err;
+
+	json_object_set_new(f, "path", json_string("\\EFI\\Microsoft\\Boot\\BCD.NEW"));
+	json_object_set_new(f, "interrupted", json_true());
+	json_object_set_new(f, "verdict", json_string("interrupted"));
+	if (!run->o->fix) {
+		json_object_set_new(f, "action", json_string("would_complete"));
+		json_object_set_new(f, "reason", json_string("run fix to rename BCD.NEW to BCD"));
+		esp->would++;
+		vol_attention(esp, "interrupted BCD replacement: \\EFI\\Microsoft\\Boot\\BCD is "
+		              "missing and BCD.NEW holds a complete store (an earlier fix was cut off "
+		              "between its two renames); Windows cannot boot like this: run fix");
+		return;
+	}
+	lb_err_clear(&err);
+	if (lb_hive_read_local(cur, &data, &len, &err) || add_plan(esp, &p)) {
+		free(data);
+		vol_error(esp, &err);
+		return;
+	}
+	p->kind = PL_BCD_COMPLETE;
+	snprintf(p->path, sizeof(p->path), "%s", LB_BCD_ESP_NEW_PATH);
+	snprintf(p->name, sizeof(p->name), "BCD.NEW");
+	p->data = data;
+	p->len = len;
+	lb_sha256_hex(data, len, p->sha256);
+	p->finding = f;
+	p->mtime_unix = (int64_t)time(NULL);
+	p->meta = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:I, s:s}", "target", t->path,
+	                    "partition", esp->partno, "offset", (json_int_t)esp->offset, "action",
+	                    "complete_bcd_swap", "path", "\\EFI\\Microsoft\\Boot\\BCD.NEW",
+	                    "sha256", p->sha256, "size", (json_int_t)len, "note",
+	                    "BCD.NEW as found, renamed to BCD (undo keeps it)");
+	json_object_set_new(f, "action", json_string("planned"));
+	if (pending)
+		vol_attention(esp, "%s: the completed BCD does not carry this playbook's change yet: "
+		              "run fix again", pending);
+}
+
 static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, size_t tindex)
 {
 	const struct lb_options *o = run->o;
@@ -1022,7 +1071,7 @@ static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, si
 	char cur[4200] = "", next[4200];
 	struct lb_bcd_entry entry;
 	struct lb_err err;
-	bool hib = false;
+	bool hib = false, interrupted = false;
 	json_t *f, *list;
 	int nrules = 0, old = LB_SAFEBOOT_NONE;
 	uint8_t *data = NULL;
@@ -1057,10 +1106,20 @@ static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, si
 		snprintf(cur, sizeof(cur), "%s/bcd-%zu-%d", run->tmpdir, tindex, disk->parts[i].number);
 		unlink(cur);
 		lb_err_clear(&err);
-		if (lb_bcd_fetch(t->path, disk->parts[i].offset, cur, &err) == 0)
+		if (lb_bcd_fetch(t->path, disk->parts[i].offset, cur, &err) == 0) {
 			esp = &t->vols[i];
-		else
+			continue;
+		}
+		/* no BCD: a replacement cut off between its two renames? */
+		unlink(cur);
+		lb_err_clear(&err);
+		if (lb_bcd_fetch_path(t->path, disk->parts[i].offset, LB_BCD_ESP_NEW_PATH, cur,
+		                      &err) == 0 && lb_bcd_default(cur, &entry, &err) == 0) {
+			esp = &t->vols[i];
+			interrupted = true;
+		} else {
 			unlink(cur);
+		}
 	}
 	if (!esp) {
 		if (attn)
@@ -1100,6 +1159,11 @@ static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, si
 	json_object_set_new(f, "reason", json_null());
 	json_object_set_new(f, "esp_backup", json_null());
 	json_array_append_new(list, f);
+	if (interrupted) {
+		plan_bcd_complete(run, t, esp, f, cur, old != rule->mode ? pb->name : NULL);
+		unlink(cur);
+		return;
+	}
 	if (old == rule->mode) {
 		json_object_set_new(f, "reason", json_string("already set"));
 		unlink(cur);
@@ -1760,15 +1824,40 @@ static void apply_esp(struct run *run, struct target *t, struct volume *v)
 {
 	double t0 = now_ms();
 
-	(void)run;
 	for (size_t i = 0; i < v->nplans; i++) {
 		struct plan *p = &v->plans[i];
 		char check[4500], name[16], sha[65];
 		struct lb_err err;
 		uint8_t *d = NULL;
 		size_t l = 0;
-		int rc = -1;
+		int rc = -1, dropped = 0;
 
+		if (p->kind == PL_BCD_COMPLETE) {
+			lb_err_clear(&err);
+			snprintf(check, sizeof(check), "%s/bcd-complete-check", run->tmpdir);
+			unlink(check);
+			if (lb_bcd_fetch_path(t->path, v->offset, LB_BCD_ESP_NEW_PATH, check, &err) == 0 &&
+			    lb_hive_read_local(check, &d, &l, &err) == 0) {
+				lb_sha256_hex(d, l, sha);
+				if (l != p->len || strcmp(sha, p->sha256))
+					lb_err_set(&err, LB_EK_REFUSED, 0, "BCD.NEW changed since it was "
+					           "scanned; not touched");
+				else
+					rc = lb_bcd_complete(t->path, v->offset, &err);
+			}
+			free(d);
+			unlink(check);
+			if (rc) {
+				plan_mark(p, "failed", err.msg);
+				vol_error(v, &err);
+				continue;
+			}
+			json_object_set_new(p->finding, "action", json_string("completed"));
+			json_object_set_new(p->finding, "reason", json_null());
+			add_reason(v->j, "interrupted BCD replacement completed: BCD.NEW -> BCD");
+			p->done = true;
+			continue;
+		}
 		if (p->kind != PL_BCD)
 			continue;
 		lb_err_clear(&err);
@@ -1780,7 +1869,11 @@ static void apply_esp(struct run *run, struct target *t, struct volume *v)
 			if (l != p->len || strcmp(sha, p->sha256)) {
 				lb_err_set(&err, LB_EK_REFUSED, 0, "\\EFI\\Microsoft\\Boot\\BCD changed since "
 				           "it was scanned; not touched");
-			} else {
+			} else if (lb_bcd_drop_broken_new(t->path, v->offset, &dropped, &err) == 0) {
+				if (dropped)
+					add_reason(v->j, "dropped the directory entry of a broken leftover "
+					           "BCD.NEW (an earlier fix was cut off while writing it); no "
+					           "FAT entry touched");
 				for (int n = 1; n <= 9; n++) {
 					snprintf(name, sizeof(name), "BCD.LB%d", n);
 					lb_err_clear(&err);

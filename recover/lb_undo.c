@@ -642,7 +642,8 @@ int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
 		{
 			const char *act = json_string_value(json_object_get(ent, "action"));
 
-			if (act && (!strcmp(act, "registry_log") || !strcmp(act, "complete_hive_swap"))) {
+			if (act && (!strcmp(act, "registry_log") || !strcmp(act, "complete_hive_swap") ||
+			            !strcmp(act, "complete_bcd_swap"))) {
 				/* evidence only: the hive entry undoes the change */
 				json_object_set_new(out, "status", json_string("kept"));
 				continue;

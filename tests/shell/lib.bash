@@ -127,6 +127,31 @@ bitlocker_volume() {
 		ntfs.img 2>/dev/null || fail "writing NTFS through BitLocker"
 }
 
+# bcd_disk OUT: an MBR disk with a 40 MiB FAT32 ESP at 1 MiB holding the
+# real BCD store (also left here as ./BCD) and, at 41 MiB, the Windows-made
+# NTFS volume of windows_made_volume.  Default entry {733b62e5-…}.
+bcd_disk() {
+	export MTOOLS_SKIP_CHECK=1
+	windows_made_volume win.part
+	xz -dc "$LB_SHARED_DATA/hives/BCD.xz" > BCD
+	mkfs.vfat -F 32 -n ESP -C esp.part 40960 >/dev/null
+	mmd -i esp.part ::/EFI ::/EFI/Microsoft ::/EFI/Microsoft/Boot
+	mcopy -i esp.part BCD ::/EFI/Microsoft/Boot/BCD
+	local win_mb=$(( ($(stat -c %s win.part) + 1048575) / 1048576 ))
+	truncate -s $((1 + 40 + win_mb + 1))M "$1"
+	printf 'label: dos\nstart=2048, size=81920, type=ef\nstart=83968, type=7\n' | sfdisk -q "$1"
+	dd if=esp.part of="$1" bs=1M seek=1 conv=notrunc,sparse status=none
+	dd if=win.part of="$1" bs=1M seek=41 conv=notrunc,sparse status=none
+	rm -f esp.part win.part
+}
+# bcd_safeboot IMG [NAME]: element 25000080 of the default entry in the
+# ESP's NAME (default BCD) as hex ("" when absent, "missing" without a file)
+bcd_safeboot() {
+	rm -f cur.bcd
+	mcopy -n -i "$1@@1048576" "::/EFI/Microsoft/Boot/${2:-BCD}" cur.bcd 2>/dev/null || { echo missing; return; }
+	hivexget cur.bcd '\Objects\{733b62e5-f608-11eb-825c-c112f60133ab}\Elements\25000080' Element 2>/dev/null |
+		od -An -tx1 | tr -d ' \n' || true
+}
 # bad_file_where IMAGE SHA256 PATH: where is the file with these bytes?
 # Prints orig (at PATH, '/'-separated), quarantine (under
 # \loopbreaker.quarantine\<stamp>\ or \loopbreaker.quarantine-<stamp>\), both, or lost.

@@ -8,19 +8,9 @@ export MTOOLS_SKIP_CHECK=1
 GUID='{733b62e5-f608-11eb-825c-c112f60133ab}'
 EL="\\Objects\\$GUID\\Elements\\25000080"
 
-windows_made_volume win.part
-xz -dc "$LB_SHARED_DATA/hives/BCD.xz" > BCD
-mkfs.vfat -F 32 -n ESP -C esp.part 40960 >/dev/null
-mmd -i esp.part ::/EFI ::/EFI/Microsoft ::/EFI/Microsoft/Boot
-mcopy -i esp.part BCD ::/EFI/Microsoft/Boot/BCD
-win_mb=$(( ($(stat -c %s win.part) + 1048575) / 1048576 ))
-truncate -s $((1 + 40 + win_mb + 1))M disk.img
-printf 'label: dos\nstart=2048, size=81920, type=ef\nstart=83968, type=7\n' | sfdisk -q disk.img
-dd if=esp.part of=disk.img bs=1M seek=1 conv=notrunc,sparse status=none
-dd if=win.part of=disk.img bs=1M seek=41 conv=notrunc,sparse status=none
-rm -f esp.part win.part
+bcd_disk disk.img
+safeboot() { bcd_safeboot disk.img; }
 esp_bcd() { rm -f cur.bcd; mcopy -n -i disk.img@@1048576 ::/EFI/Microsoft/Boot/BCD cur.bcd; }
-safeboot() { esp_bcd; hivexget cur.bcd "$EL" Element 2>/dev/null | od -An -tx1 | tr -d ' \n' || true; }
 esp_fsck() { dd if=disk.img of=esp.chk bs=1M skip=1 count=40 conv=sparse status=none; fsck.vfat -n esp.chk >/dev/null; }
 
 run 1 scan --playbook safe-mode-on disk.img
