@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""winlike-spec.py SYSTEM_HIVE [NFILES] - print a scripts/mkimage.py spec for the
+"""winlike-spec.py SYSTEM_HIVE [NFILES [small]] - print a scripts/mkimage.py spec for the
 benchmark disk: a GPT disk laid out like Windows 10 (ESP, MSR, a 1.5 GiB
 Windows volume, Recovery) whose Windows volume holds a Windows-like tree of
 about NFILES files (default 8000: System32 DLLs and drivers, DriverStore,
@@ -7,24 +7,49 @@ WinSxS, Program Files, a user profile), a real SYSTEM hive (SYSTEM_HIVE, a
 Windows-made file), a generated SOFTWARE hive and a CrowdStrike directory
 with the bad channel file 291 among a dozen other channel files.
 
+With "small", file sizes centre on 700 bytes (half of them fit in their MFT
+record, as many Windows files do), so that 200,000+ files fit the volume:
+the large-volume benchmark (bench/large-volume.sh) measures metadata work.
+
 Deterministic (fixed seed): the same arguments give the same spec.
 """
+import os
 import random
+import struct
 import sys
 
 
+def pe_stub(path):
+    """A 4 KiB PE32+ (x86-64, console) header with no sections: enough for
+    file(1), and so for libguestfs, to call it a 64-bit Windows program."""
+    b = bytearray(4096)
+    b[0:2] = b"MZ"
+    struct.pack_into("<I", b, 0x3C, 0x80)                  # e_lfanew
+    b[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<HHIIIHH", b, 0x84, 0x8664, 0, 0x66000000, 0, 0, 0xF0, 0x0022)
+    struct.pack_into("<H", b, 0x98, 0x20B)                 # PE32+ optional header
+    struct.pack_into("<H", b, 0x98 + 68, 3)                # subsystem: console
+    with open(path, "wb") as f:
+        f.write(b)
+    return path
+
+
 def main():
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) not in (2, 3, 4) or (len(sys.argv) == 4 and sys.argv[3] != "small"):
         sys.exit(__doc__)
     hive = sys.argv[1]
-    total = int(sys.argv[2]) if len(sys.argv) == 3 else 8000
+    total = int(sys.argv[2]) if len(sys.argv) >= 3 else 8000
+    small = len(sys.argv) == 4
     rng = random.Random(291)
     out = []
     w = out.append
 
     def size():
         # Most Windows files are small, a few are large: lognormal around
-        # 12 KiB, capped at 2 MiB (mean about 24 KiB).
+        # 12 KiB, capped at 2 MiB (mean about 24 KiB); "small": around 700
+        # bytes, capped at 64 KiB.
+        if small:
+            return max(64, min(64 << 10, int(rng.lognormvariate(6.55, 1.1))))
         return max(512, min(2 << 20, int(rng.lognormvariate(9.4, 1.2))))
 
     def stamp():
@@ -48,6 +73,10 @@ def main():
     w("install \\Windows hostname=BENCH-WKS-01 product=\"Windows 10 Enterprise\" "
       "build=19045 ubr=4651 hives=SOFTWARE")
     w("file \\Windows\\System32\\config\\SYSTEM from=%s mtime=2024-07-18T21:00:00Z" % hive)
+    # libguestfs' Windows inspection (virt-customize) needs a cmd.exe whose PE
+    # header says x86-64: a header-only PE32+ stub, written next to the hive
+    w("file \\Windows\\System32\\cmd.exe from=%s mtime=2024-05-14T10:00:00Z"
+      % pe_stub(os.path.join(os.path.dirname(os.path.abspath(hive)), "cmd.exe")))
     # the sensor's channel files: several channels, several versions of 291
     for ch in (285, 286, 287, 289, 290, 292, 293, 294, 295, 296):
         w("channel C-00000%03d-00000000-00000012.sys mtime=2024-07-1%dT%02d:00:00Z "

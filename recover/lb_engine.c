@@ -262,6 +262,28 @@ static int add_plan(struct volume *v, struct plan **out)
 	return 0;
 }
 
+/* A new plan carrying data (owned from here on, freed on failure) for the
+ * evidence bundle: kind, on-volume path, bundle member name, finding. */
+static struct plan *plan_bytes(struct volume *v, int kind, const char *path, const char *name,
+                               uint8_t *data, size_t len, json_t *finding)
+{
+	struct plan *p;
+
+	if (add_plan(v, &p)) {
+		free(data);
+		return NULL;
+	}
+	p->kind = kind;
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->data = data;
+	p->len = len;
+	lb_sha256_hex(data, len, p->sha256);
+	p->finding = finding;
+	p->mtime_unix = (int64_t)time(NULL);
+	return p;
+}
+
 static json_t *evidence_meta(struct rule_scan *rs, const char *path, const struct lb_ntfs_stat *st,
                              const char *sha, const char *header_hex, const char *verdict,
                              const char *action)
@@ -1038,19 +1060,13 @@ static void plan_bcd_complete(struct run *run, struct target *t, struct volume *
 		return;
 	}
 	lb_err_clear(&err);
-	if (lb_hive_read_local(cur, &data, &len, &err) || add_plan(esp, &p)) {
-		free(data);
+	if (lb_hive_read_local(cur, &data, &len, &err)) {
 		vol_error(esp, &err);
 		return;
 	}
-	p->kind = PL_BCD_COMPLETE;
-	snprintf(p->path, sizeof(p->path), "%s", LB_BCD_ESP_NEW_PATH);
-	snprintf(p->name, sizeof(p->name), "BCD.NEW");
-	p->data = data;
-	p->len = len;
-	lb_sha256_hex(data, len, p->sha256);
-	p->finding = f;
-	p->mtime_unix = (int64_t)time(NULL);
+	p = plan_bytes(esp, PL_BCD_COMPLETE, LB_BCD_ESP_NEW_PATH, "BCD.NEW", data, len, f);
+	if (!p)
+		return;
 	p->meta = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:I, s:s}", "target", t->path,
 	                    "partition", esp->partno, "offset", (json_int_t)esp->offset, "action",
 	                    "complete_bcd_swap", "path", "\\EFI\\Microsoft\\Boot\\BCD.NEW",
@@ -1204,19 +1220,10 @@ static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, si
 	}
 	unlink(cur);
 	{
-		struct plan *p;
+		struct plan *p = plan_bytes(esp, PL_BCD, next, "BCD", data, len, f);
 
-		if (add_plan(esp, &p)) {
-			free(data);
+		if (!p)
 			return;
-		}
-		p->kind = PL_BCD;
-		snprintf(p->path, sizeof(p->path), "%s", next);
-		snprintf(p->name, sizeof(p->name), "BCD");
-		p->data = data;
-		p->len = len;
-		lb_sha256_hex(data, len, p->sha256);
-		p->finding = f;
 		p->bcd_mode = rule->mode;
 		p->meta = json_object();
 		json_object_set_new(p->meta, "target", json_string(t->path));
@@ -1261,6 +1268,7 @@ static void plan_mirror(struct run *run, struct target *t, struct volume *v)
 	size_t span = (size_t)v->mirr.nrecords * v->mirr.record_size;
 	json_t *recs = json_array();
 	struct plan *p;
+	uint8_t *data;
 
 	for (unsigned i = 0; i < v->mirr.nrecords; i++)
 		if (v->mirr.stale & 1u << i)
@@ -1276,18 +1284,13 @@ static void plan_mirror(struct run *run, struct target *t, struct volume *v)
 		              "mirror from $MFT, as chkdsk would", v->mirr.why);
 		return;
 	}
-	if (add_plan(v, &p))
+	data = malloc(span);
+	if (!data)
 		return;
-	p->kind = PL_MFTMIRR;
-	p->finding = v->mirr_j;
-	snprintf(p->path, sizeof(p->path), "\\$MFTMirr");
-	snprintf(p->name, sizeof(p->name), "MFTMirr.records");
-	p->data = malloc(span);
-	if (p->data)
-		memcpy(p->data, v->mirr.mirror, span);
-	p->len = p->data ? span : 0;
-	lb_sha256_hex(v->mirr.mirror, span, p->sha256);
-	p->mtime_unix = (int64_t)time(NULL);
+	memcpy(data, v->mirr.mirror, span);
+	p = plan_bytes(v, PL_MFTMIRR, "\\$MFTMirr", "MFTMirr.records", data, span, v->mirr_j);
+	if (!p)
+		return;
 	p->meta = json_pack("{s:s, s:i, s:I, s:O?, s:s, s:s, s:I, s:I, s:s, s:s}", "target",
 	                    t->path, "partition", v->partno, "offset", (json_int_t)v->offset,
 	                    "volume_serial", json_object_get(v->j, "serial"), "path", "\\$MFTMirr",

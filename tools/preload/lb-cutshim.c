@@ -92,95 +92,93 @@ static int verdict(int fd)
 	return seen > n ? 1 : 0;
 }
 
+/* the real function of this name, from the next library in line */
+#define REAL(type, name) ((type)dlsym(RTLD_NEXT, name))
+
 #define OPEN_MODE(flags, mode) do { if ((flags) & (O_CREAT | O_TMPFILE)) { va_list ap; \
 	va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } } while (0)
 
-int open(const char *path, int flags, ...)
-{
-	int mode = 0, fd;
+typedef int (*open_fn)(const char *, int, ...);
+typedef int (*openat_fn)(int, const char *, int, ...);
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 
-	OPEN_MODE(flags, mode);
-	fd = ((int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open"))(path, flags, mode);
+static int opened(int fd)
+{
 	track(fd);
 	return fd;
+}
+
+int open(const char *path, int flags, ...)
+{
+	int mode = 0;
+
+	OPEN_MODE(flags, mode);
+	return opened(REAL(open_fn, "open")(path, flags, mode));
 }
 
 int open64(const char *path, int flags, ...)
 {
-	int mode = 0, fd;
+	int mode = 0;
 
 	OPEN_MODE(flags, mode);
-	fd = ((int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open64"))(path, flags, mode);
-	track(fd);
-	return fd;
+	return opened(REAL(open_fn, "open64")(path, flags, mode));
 }
 
 int openat(int dir, const char *path, int flags, ...)
 {
-	int mode = 0, fd;
+	int mode = 0;
 
 	OPEN_MODE(flags, mode);
-	fd = ((int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, "openat"))(dir, path, flags,
-	                                                                        mode);
-	track(fd);
-	return fd;
+	return opened(REAL(openat_fn, "openat")(dir, path, flags, mode));
 }
 
 int openat64(int dir, const char *path, int flags, ...)
 {
-	int mode = 0, fd;
+	int mode = 0;
 
 	OPEN_MODE(flags, mode);
-	fd = ((int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, "openat64"))(dir, path,
-	                                                                          flags, mode);
-	track(fd);
-	return fd;
+	return opened(REAL(openat_fn, "openat64")(dir, path, flags, mode));
 }
 
 int close(int fd)
 {
 	if (fd >= 0 && fd < MAXFD)
 		tracked[fd] = 0;
-	return ((int (*)(int))dlsym(RTLD_NEXT, "close"))(fd);
+	return REAL(int (*)(int), "close")(fd);
+}
+
+/* the gate every write passes: -1 with EIO, 0 dropped (n reported), 1 go on */
+static int gate(int fd, size_t n, ssize_t *ret)
+{
+	int v = verdict(fd);
+
+	if (v < 0) {
+		errno = EIO;
+		*ret = -1;
+		return 0;
+	}
+	*ret = (ssize_t)n;
+	return v == 0;
 }
 
 ssize_t write(int fd, const void *buf, size_t n)
 {
-	int v = verdict(fd);
+	ssize_t r;
 
-	if (v < 0) {
-		errno = EIO;
-		return -1;
-	}
-	if (v > 0)
-		return (ssize_t)n;
-	return ((ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write"))(fd, buf, n);
+	return gate(fd, n, &r) ? REAL(write_fn, "write")(fd, buf, n) : r;
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	int v = verdict(fd);
+	ssize_t r;
 
-	if (v < 0) {
-		errno = EIO;
-		return -1;
-	}
-	if (v > 0)
-		return (ssize_t)n;
-	return ((ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite"))(fd, buf,
-	                                                                                 n, off);
+	return gate(fd, n, &r) ? REAL(pwrite_fn, "pwrite")(fd, buf, n, off) : r;
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
-	int v = verdict(fd);
+	ssize_t r;
 
-	if (v < 0) {
-		errno = EIO;
-		return -1;
-	}
-	if (v > 0)
-		return (ssize_t)n;
-	return ((ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64"))(
-		fd, buf, n, off);
+	return gate(fd, n, &r) ? REAL(pwrite_fn, "pwrite64")(fd, buf, n, off) : r;
 }
