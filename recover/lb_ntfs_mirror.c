@@ -60,7 +60,7 @@ static const char *record_unsound(const uint8_t *rec, uint32_t size, unsigned i)
 
 		if (type == 0xFFFFFFFFu)
 			return NULL;
-		if (len < 16 || len & 7 || a + len > used)
+		if (len < 16 || len & 7 || len > used - a) /* no wrap-around */
 			return "attribute list runs past the record";
 		a += len;
 	}
