@@ -39,8 +39,8 @@
 #   scan: guestfish --ro -a IMG -m /dev/sda3:/:ro glob stat ...
 # libguestfs boots its appliance under QEMU; without usable KVM (here) it
 # runs under TCG (LIBGUESTFS_BACKEND_SETTINGS=force_tcg), which is what it
-# costs on such a host.  Needs libguestfs-tools (scripts/packages/bench.txt
-# does not install it: about 400 MB).
+# costs on such a host.  Needs libguestfs-tools: scripts/install-deps.sh
+# guestfs (not in the default set: about 400 MB).
 #
 # Needs root (loop devices, FUSE), hyperfine, ntfs-3g, python3, GNU time
 # (scripts/packages/bench.txt).  Not part of ctest or CI.
@@ -69,7 +69,7 @@ small_arg=; [ "${LB_BENCH_SMALL:-0}" = 1 ] && small_arg=small
 guestfs=${LB_BENCH_GUESTFS:-0}
 if [ "$guestfs" = 1 ]; then
 	command -v virt-customize >/dev/null && command -v guestfish >/dev/null ||
-		die "LB_BENCH_GUESTFS=1: apt-get install libguestfs-tools"
+		die "LB_BENCH_GUESTFS=1 needs libguestfs: scripts/install-deps.sh guestfs"
 	export LIBGUESTFS_BACKEND=direct
 	[ -w /dev/kvm ] && [ "${LB_BENCH_KVM:-0}" = 1 ] || export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 fi

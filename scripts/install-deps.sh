@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs every Debian package the project needs: the union of
 # scripts/packages/*.txt (one package per line, '#' comments).
+#   scripts/install-deps.sh [OPTIONAL...]   also scripts/packages/optional/OPTIONAL.txt
+#                                           (e.g. guestfs: libguestfs for a benchmark)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-pkgs=$(cat "$here"/packages/*.txt | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
+lists=("$here"/packages/*.txt)
+for o in "$@"; do
+	[ -f "$here/packages/optional/$o.txt" ] || { echo "install-deps: no optional list '$o'" >&2; exit 2; }
+	lists+=("$here/packages/optional/$o.txt")
+done
+pkgs=$(cat "${lists[@]}" | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
 missing=()
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
