@@ -52,19 +52,6 @@ static const char common_help[] =
 "  --upload-token-file F bearer token for the upload (https only)\n"
 "  --upload-ca-file F    CA bundle for the collector's certificate\n"
 "  --upload-spool DIR    keep what could not be sent here (flush: loopbreaker upload)\n"
-"BitLocker:\n"
-"  --keys FILE           key escrow export (AD, Entra ID/Intune, MBAM/ConfigMgr or\n"
-"                        CrowdStrike CSV, Graph JSON) or a sealed bundle (repeatable);\n"
-"                        keys are found by recovery-protector ID\n"
-"  --keys-passphrase-file FILE\n"
-"                        passphrase of a sealed bundle (else $LOOPBREAKER_KEYS_PASSPHRASE,\n"
-"                        else asked on the terminal)\n"
-"  --bek FILE            .BEK startup-key file (repeatable)\n"
-"  --recovery-password KEY\n"
-"                        48-digit recovery key tried on every locked volume (repeatable;\n"
-"                        visible to other local users: prefer --keys or the prompt)\n"
-"  --password-file FILE  user password (BitLocker To Go, data volumes), first line of FILE\n"
-"  --no-prompt           never ask for a key on the terminal (default when unattended)\n"
 "  -h, --help            this text\n";
 
 static const char fix_only_help[] =
@@ -93,93 +80,15 @@ static void help(bool fix)
 {
 	fputs(fix ? fix_help : scan_help, stdout);
 	fputs(common_help, stdout);
+	fputs(cmd_keyopts_help, stdout);
 	if (fix)
 		fputs(fix_only_help, stdout);
 	fputs(exit_help, stdout);
 }
 
 enum { O_PLAYBOOK = 256, O_REPORT, O_JSON, O_EVIDENCE, O_FORCE, O_DELETE, O_DHIBER, O_DJOURNAL,
-       O_RJOURNAL, O_EXCLUDE, O_FAULT, O_KEYS, O_KEYPASS, O_BEK, O_RP, O_PWFILE, O_NOPROMPT,
+       O_RJOURNAL, O_EXCLUDE, O_FAULT,
        O_JOBS, O_REPORTDIR, O_PARAM, O_UPLOAD, O_UPTOKEN, O_UPCA, O_UPSPOOL };
-
-/* A secret read from the first line of a file, in sodium's guarded memory. */
-static char *read_secret_file(const char *path, struct lb_err *err)
-{
-	FILE *f = fopen(path, "r");
-	char *s;
-	size_t n;
-
-	if (!f) {
-		lb_err_set(err, LB_EK_INPUT, errno, "%s", path);
-		return NULL;
-	}
-	s = sodium_malloc(1024);
-	if (!s) {
-		fclose(f);
-		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
-		return NULL;
-	}
-	if (!fgets(s, 1024, f)) {
-		fclose(f);
-		sodium_free(s);
-		lb_err_set(err, LB_EK_INPUT, 0, "%s: empty", path);
-		return NULL;
-	}
-	fclose(f);
-	n = strcspn(s, "\r\n");
-	s[n] = '\0';
-	return s;
-}
-
-static void free_secret(char *s)
-{
-	if (s)
-		sodium_free(s); /* wipes */
-}
-
-static int load_keys(struct lb_keystore *ks, const char *path, const char *passfile,
-                     struct lb_err *err)
-{
-	struct lb_keys_stats st;
-	char *pass = NULL;
-	const char *env;
-	int rc;
-
-	if (!lb_keys_is_sealed_file(path)) {
-		memset(&st, 0, sizeof(st));
-		rc = lb_keys_load_file(ks, path, &st, err);
-		if (rc == 0)
-			fprintf(stderr, "loopbreaker: %s: %zu recovery keys loaded\n", path, st.loaded);
-		return rc;
-	}
-	if (passfile) {
-		pass = read_secret_file(passfile, err);
-		if (!pass)
-			return -1;
-	} else if ((env = getenv("LOOPBREAKER_KEYS_PASSPHRASE")) && *env) {
-		pass = sodium_malloc(strlen(env) + 1);
-		if (pass)
-			strcpy(pass, env);
-	} else if (isatty(0)) {
-		char *p = getpass("Passphrase of the sealed key bundle: ");
-
-		if (p) {
-			pass = sodium_malloc(strlen(p) + 1);
-			if (pass)
-				strcpy(pass, p);
-			sodium_memzero(p, strlen(p));
-		}
-	}
-	if (!pass)
-		return lb_err_set(err, LB_EK_REFUSED, 0, "%s is a sealed key bundle and no passphrase "
-		                  "was given (--keys-passphrase-file)", path);
-	rc = lb_keys_open_sealed(ks, path, pass, strlen(pass), err);
-	free_secret(pass);
-	if (rc == 0)
-		fprintf(stderr, "loopbreaker: %s: sealed bundle opened, %zu recovery keys\n", path,
-		        lb_keys_count(ks));
-	return rc;
-}
 
 static int run(int argc, char **argv, bool fix)
 {
@@ -195,12 +104,7 @@ static int run(int argc, char **argv, bool fix)
 		{ "replay-journal", no_argument, NULL, O_RJOURNAL },
 		{ "exclude", required_argument, NULL, O_EXCLUDE },
 		{ "fault-inject", required_argument, NULL, O_FAULT },
-		{ "keys", required_argument, NULL, O_KEYS },
-		{ "keys-passphrase-file", required_argument, NULL, O_KEYPASS },
-		{ "bek", required_argument, NULL, O_BEK },
-		{ "recovery-password", required_argument, NULL, O_RP },
-		{ "password-file", required_argument, NULL, O_PWFILE },
-		{ "no-prompt", no_argument, NULL, O_NOPROMPT },
+		CMD_KEYOPTS_LONGOPTS,
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "report-dir", required_argument, NULL, O_REPORTDIR },
 		{ "upload", required_argument, NULL, O_UPLOAD },
@@ -221,11 +125,7 @@ static int run(int argc, char **argv, bool fix)
 	size_t npbs = 0, nexcl = 0;
 	struct lb_options o;
 	struct lb_fault fault;
-	const char *keyfiles[32], *beks[16], *rps[16], *pwfiles[8], *keypass_file = NULL;
-	char *passwords[8];
-	size_t nkeys = 0, nbek = 0, nrp = 0, npw = 0;
-	bool noprompt = false;
-	struct lb_unlock unlock;
+	struct cmd_keyopts keys;
 	int jobs = 0;
 	const char *report_dir = "loopbreaker-reports";
 	const char *upload_url = NULL;
@@ -241,6 +141,7 @@ static int run(int argc, char **argv, bool fix)
 	int c, ex;
 
 	memset(&o, 0, sizeof(o));
+	cmd_keyopts_init(&keys);
 	memset(&upopts, 0, sizeof(upopts));
 	o.fix = fix;
 	optind = 1;
@@ -292,24 +193,6 @@ static int run(int argc, char **argv, bool fix)
 			}
 			o.fault = &fault;
 			break;
-		case O_KEYS:
-			if (nkeys < sizeof(keyfiles) / sizeof(keyfiles[0]))
-				keyfiles[nkeys++] = optarg;
-			break;
-		case O_KEYPASS: keypass_file = optarg; break;
-		case O_BEK:
-			if (nbek < sizeof(beks) / sizeof(beks[0]))
-				beks[nbek++] = optarg;
-			break;
-		case O_RP:
-			if (nrp < sizeof(rps) / sizeof(rps[0]))
-				rps[nrp++] = optarg;
-			break;
-		case O_PWFILE:
-			if (npw < sizeof(pwfiles) / sizeof(pwfiles[0]))
-				pwfiles[npw++] = optarg;
-			break;
-		case O_NOPROMPT: noprompt = true; break;
 		case O_JOBS:
 			jobs = atoi(optarg);
 			if (jobs < 1 || jobs > 256) {
@@ -324,6 +207,8 @@ static int run(int argc, char **argv, bool fix)
 		case O_UPSPOOL: upopts.spool_dir = optarg; break;
 		case 'h': help(fix); return 0;
 		default:
+			if (cmd_keyopts_option(&keys, c, optarg))
+				break;
 			fprintf(stderr, "try 'loopbreaker %s --help'\n", fix ? "fix" : "scan");
 			return LB_EXIT_INPUT;
 		}
@@ -375,45 +260,12 @@ static int run(int argc, char **argv, bool fix)
 		if (ntargets == 0)
 			fprintf(stderr, "loopbreaker: no local disks found\n");
 	}
-	memset(&unlock, 0, sizeof(unlock));
-	unlock.ks = lb_keys_new();
-	if (!unlock.ks) {
-		fprintf(stderr, "loopbreaker: out of memory\n");
-		for (size_t i = 0; i < npbs; i++)
-			lb_playbook_free(loaded[i]);
-		return LB_EXIT_INTERNAL;
+	if ((ex = cmd_keyopts_load(&keys)) != 0) {
+		for (size_t k = 0; k < npbs; k++)
+			lb_playbook_free(loaded[k]);
+		return ex;
 	}
-	for (size_t i = 0; i < nkeys; i++) {
-		lb_err_clear(&err);
-		if (load_keys(unlock.ks, keyfiles[i], keypass_file, &err)) {
-			fprintf(stderr, "loopbreaker: %s\n", err.msg);
-			lb_keys_free(unlock.ks);
-			for (size_t k = 0; k < npbs; k++)
-				lb_playbook_free(loaded[k]);
-			return err.kind == LB_EK_REFUSED ? LB_EXIT_ATTENTION : LB_EXIT_INPUT;
-		}
-	}
-	for (size_t i = 0; i < npw; i++) {
-		lb_err_clear(&err);
-		passwords[i] = read_secret_file(pwfiles[i], &err);
-		if (!passwords[i]) {
-			fprintf(stderr, "loopbreaker: %s\n", err.msg);
-			for (size_t k = 0; k < i; k++)
-				free_secret(passwords[k]);
-			lb_keys_free(unlock.ks);
-			for (size_t k = 0; k < npbs; k++)
-				lb_playbook_free(loaded[k]);
-			return LB_EXIT_INPUT;
-		}
-	}
-	unlock.bek_files = beks;
-	unlock.nbek = nbek;
-	unlock.recovery_passwords = rps;
-	unlock.nrecovery = nrp;
-	unlock.passwords = (const char *const *)passwords;
-	unlock.npasswords = npw;
-	unlock.interactive = !noprompt && isatty(0) && isatty(2);
-	o.unlock = &unlock;
+	o.unlock = &keys.unlock;
 	if (jobs && o.evidence_path) {
 		fprintf(stderr, "loopbreaker: with --jobs each disk's bundle goes to --report-dir; "
 		        "--evidence is not used\n");
@@ -423,9 +275,7 @@ static int run(int argc, char **argv, bool fix)
 		ex = lb_batch_run(&o, targets, ntargets, jobs, report_dir, &report);
 	else
 		ex = lb_engine_run(&o, targets, ntargets, &report);
-	for (size_t k = 0; k < npw; k++)
-		free_secret(passwords[k]);
-	lb_keys_free(unlock.ks);
+	cmd_keyopts_free(&keys);
 	if (report_path) {
 		lb_err_clear(&err);
 		if (lb_report_write(report, report_path, &err)) {

@@ -21,6 +21,7 @@
 #include "lb_ntfs.h"
 #include "lb_partition.h"
 #include "lb_source.h"
+#include "lb_unlock.h"
 
 #define BLOB_MAX (512ULL * 1024 * 1024)
 
@@ -127,7 +128,7 @@ static const struct blob *find_blob(const struct bundle *b, const char *name)
 
 struct vol {
 	struct lb_source src;
-	struct lb_io *win;
+	struct lb_io *win;             /* the partition, or its decrypting BitLocker layer */
 	struct lb_ntfs *ntfs;
 	char target[4096];
 	int partno;
@@ -159,9 +160,50 @@ static int64_t iso_to_nt(const char *iso)
 
 /* Opens, read-write, the NTFS volume with this serial on one of the
  * candidate targets. */
-static int open_volume(const char *const *cands, size_t ncands, const char *serial,
-                       uint64_t offset, struct vol *out, struct lb_err *err)
+/* The NTFS serial of the volume io starts with ("" if it is not NTFS). */
+static void ntfs_serial(struct lb_io *io, char s[32])
 {
+	uint8_t bs[0x50];
+	struct lb_err e;
+	uint64_t ser = 0;
+
+	s[0] = '\0';
+	if (io->size < sizeof(bs) || lb_io_pread(io, bs, sizeof(bs), 0, &e) ||
+	    memcmp(bs + 3, "NTFS    ", 8))
+		return;
+	for (int k = 7; k >= 0; k--)
+		ser = ser << 8 | bs[0x48 + k];
+	snprintf(s, 32, "%016" PRIX64, ser);
+}
+
+/* A BitLocker partition, unlocked with the operator's keys (read-only to
+ * look at the serial, writable once it matches). */
+static struct lb_io *open_bitlocker(struct lb_unlock *u, const char *path, struct lb_source *src,
+                                   const struct lb_part *p, bool writable, struct lb_err *err)
+{
+	struct lb_bitlocker_info *bi = calloc(1, sizeof(*bi));
+	struct lb_io *win, *io = NULL;
+	char prot[LB_GUID_STRLEN], source[32];
+
+	if (!bi || !u)
+		goto out;
+	win = lb_io_window(src->io, p->offset, p->size, path, err);
+	if (!win)
+		goto out;
+	if (lb_bitlocker_probe(win, bi, err) == 0)
+		io = lb_unlock_open(u, path, p->offset, p->size, bi, writable, prot, source, err);
+	lb_io_close(win);
+out:
+	free(bi);
+	return io;
+}
+
+static int open_volume(const char *const *cands, size_t ncands, const char *serial,
+                       uint64_t offset, struct lb_unlock *unlock, struct vol *out,
+                       struct lb_err *err)
+{
+	bool have_keys;
+
 	/* two passes: the serial at the recorded offset first (two volumes
 	 * formatted in the same second can share a serial), then anywhere */
 	for (int pass = 0; pass < 2; pass++)
@@ -175,24 +217,28 @@ static int open_volume(const char *const *cands, size_t ncands, const char *seri
 			continue;
 		}
 		for (int i = 0; i < disk.nparts; i++) {
-			uint8_t bs[0x50];
 			char s[32];
-			uint64_t ser = 0;
 			struct lb_part p = disk.parts[i];
+			bool bl = strcmp(p.fstype, "BitLocker") == 0;
+			struct lb_io *look;
 
-			if (strcmp(p.fstype, "ntfs") || p.truncated || (pass == 0 && p.offset != offset) ||
-			    lb_io_pread(out->src.io, bs, sizeof(bs), p.offset, err))
+			if ((strcmp(p.fstype, "ntfs") && !bl) || p.truncated ||
+			    (pass == 0 && p.offset != offset))
 				continue;
-			for (int k = 7; k >= 0; k--)
-				ser = ser << 8 | bs[0x48 + k];
-			snprintf(s, sizeof(s), "%016" PRIX64, ser);
+			look = bl ? open_bitlocker(unlock, cands[c], &out->src, &p, false, err)
+			          : lb_io_window(out->src.io, p.offset, p.size, cands[c], err);
+			if (!look)
+				continue;
+			ntfs_serial(look, s);
+			lb_io_close(look);
 			if (strcasecmp(s, serial))
 				continue;
 			lb_partition_free(&disk);
 			lb_source_close(&out->src);
 			if (lb_source_open(cands[c], true, &out->src, err))
 				return -1;
-			out->win = lb_io_window(out->src.io, p.offset, p.size, cands[c], err);
+			out->win = bl ? open_bitlocker(unlock, cands[c], &out->src, &p, true, err)
+			              : lb_io_window(out->src.io, p.offset, p.size, cands[c], err);
 			if (!out->win || lb_ntfs_open(out->win, LB_NTFS_RW, &out->ntfs, err)) {
 				lb_io_close(out->win);
 				lb_source_close(&out->src);
@@ -205,8 +251,11 @@ static int open_volume(const char *const *cands, size_t ncands, const char *seri
 		lb_partition_free(&disk);
 		lb_source_close(&out->src);
 	}
-	return lb_err_set(err, LB_EK_REFUSED, 0, "no NTFS volume with serial %s on the target%s",
-	                  serial, ncands == 1 ? "" : "s");
+	have_keys = unlock && ((unlock->ks && lb_keys_count(unlock->ks)) || unlock->nbek ||
+	                       unlock->nrecovery || unlock->npasswords);
+	return lb_err_set(err, LB_EK_REFUSED, 0, "no NTFS volume with serial %s on the target%s%s",
+	                  serial, ncands == 1 ? "" : "s", have_keys ? "" :
+	                  " (a BitLocker volume needs its key: --keys, --bek, --recovery-password)");
 }
 
 static void close_volume(struct vol *v, struct lb_err *err)
@@ -599,7 +648,8 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 	return 0;
 }
 
-int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets, json_t **report)
+int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
+                struct lb_unlock *unlock, json_t **report)
 {
 	json_t *r = json_object(), *results = json_array(), *ent;
 	struct bundle b;
@@ -677,8 +727,8 @@ int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
 		if (!serial) {
 			lb_err_set(&err, LB_EK_INPUT, 0, "manifest entry without volume_serial");
 		} else if (open_volume(ntargets ? targets : one, ntargets ? ntargets : 1, serial,
-		                       (uint64_t)json_integer_value(json_object_get(ent, "offset")), &v,
-		                       &err) == 0) {
+		                       (uint64_t)json_integer_value(json_object_get(ent, "offset")),
+		                       unlock, &v, &err) == 0) {
 			json_object_set_new(out, "target", json_string(v.target));
 			json_object_set_new(out, "partition", json_integer(v.partno));
 			if (undo_entry(&v, &b, ent, out, &err) == 0)

@@ -6,14 +6,17 @@
  * file is recreated from the bundle with its original times; a cleared
  * hibernation signature is restored.  Nothing is done for an entry whose
  * target changed since the fix (the original name exists again, the
- * quarantined copy is missing or differs): it is reported as refused. */
+ * quarantined copy is missing or differs): it is reported as refused.
+ * BitLocker volumes are unlocked with unlock (NULL: only clear NTFS). */
 #ifndef LB_UNDO_H
 #define LB_UNDO_H
 
 #include <jansson.h>
 #include <stddef.h>
 
+#include "lb_unlock.h"
+
 int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
-                json_t **report);
+                struct lb_unlock *unlock, json_t **report);
 
 #endif
