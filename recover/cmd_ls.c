@@ -38,7 +38,8 @@ int cmd_ls(int argc, char **argv)
 	struct lb_source src;
 	struct lb_disk disk;
 	struct lb_err err;
-	struct lb_io *win = NULL;
+	struct lb_io *win = NULL, *view = NULL;
+	struct lb_mftmirr mirr = { 0 };
 	struct lb_ntfs *v = NULL;
 	struct ls_ctx c;
 	char target[4096], *at;
@@ -72,7 +73,13 @@ int cmd_ls(int argc, char **argv)
 		goto out;
 	}
 	win = lb_io_window(src.io, p->offset, p->size, target, &err);
-	if (!win || lb_ntfs_open(win, LB_NTFS_RDONLY, &v, &err)) {
+	if (win) { /* a stale $MFTMirr: list the volume as fix would leave it */
+		view = lb_mftmirr_view(win, &mirr);
+		if (view)
+			fprintf(stderr, "loopbreaker: %s (fix repairs it); listing as if repaired\n",
+			        mirr.why);
+	}
+	if (!win || lb_ntfs_open(view ? view : win, LB_NTFS_RDONLY, &v, &err)) {
 		fprintf(stderr, "loopbreaker: %s\n", err.msg);
 		ex = LB_EXIT_INPUT;
 		goto out;
@@ -86,6 +93,8 @@ int cmd_ls(int argc, char **argv)
 	}
 	lb_ntfs_close(v, &err);
 out:
+	lb_io_close(view);
+	lb_mftmirr_free(&mirr);
 	lb_io_close(win);
 	lb_partition_free(&disk);
 	lb_source_close(&src);

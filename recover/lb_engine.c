@@ -878,16 +878,14 @@ static void scan_hive(struct run *run, struct target *t, struct volume *v, struc
 			                                       lp->sha256));
 			logs[k] = NULL;
 		}
-		if (add_plan(v, &p)) {
+		if (work == data)
+			work = NULL;
+		p = plan_bytes(v, PL_HIVE, path, hive, data, (size_t)len, NULL);
+		data = NULL; /* the plan's now, or freed */
+		if (!p) {
 			json_decref(mlogs);
 			goto out;
 		}
-		p->kind = PL_HIVE;
-		snprintf(p->path, sizeof(p->path), "%s", path);
-		snprintf(p->name, sizeof(p->name), "%s", hive);
-		p->data = data;
-		p->len = len;
-		lb_sha256_hex(data, (size_t)len, p->sha256);
 		p->newdata = newb;
 		p->newlen = newlen;
 		lb_sha256_hex(newb, newlen, p->new_sha);
@@ -910,9 +908,6 @@ static void scan_hive(struct run *run, struct target *t, struct volume *v, struc
 		json_object_set_new(p->meta, "edits", medits);
 		medits = NULL;
 		newb = NULL;
-		if (work == data)
-			work = NULL;
-		data = NULL;
 	}
 out:
 	lb_hive_copy_close(&hc);
@@ -1244,25 +1239,6 @@ static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, si
 	}
 }
 
-/* A stale $MFTMirr (an MFT extension cut off between its two writes, see
- * lb_ntfs_mirror.c) makes libntfs-3g refuse the volume.  Scan it through a
- * read-only view in which the mirror already holds the $MFT records, i.e.
- * as the planned repair will leave it.  NULL: no view needed. */
-static struct lb_io *mirror_view(struct volume *v, struct lb_io *win)
-{
-	struct lb_err err;
-	struct lb_io *view;
-
-	lb_err_clear(&err);
-	if (lb_mftmirr_check(win, &v->mirr, &err) || v->mirr.state != LB_MIRR_STALE)
-		return NULL; /* unreadable or damaged: the mount says why */
-	view = lb_io_patched(win, v->mirr.mirror_off, v->mirr.mft,
-	                     (size_t)v->mirr.nrecords * v->mirr.record_size, &err);
-	if (!view)
-		lb_mftmirr_free(&v->mirr);
-	return view;
-}
-
 static void plan_mirror(struct run *run, struct target *t, struct volume *v)
 {
 	size_t span = (size_t)v->mirr.nrecords * v->mirr.record_size;
@@ -1363,8 +1339,8 @@ static void scan_volume(struct run *run, struct target *t, struct lb_source *src
 	}
 	if (!win)
 		win = lb_io_window(src->io, p->offset, p->size, name, &err);
-	if (win)
-		view = mirror_view(v, win);
+	if (win) /* a stale $MFTMirr: scan through a view of the repaired volume */
+		view = lb_mftmirr_view(win, &v->mirr);
 	if (!win || lb_ntfs_open(view ? view : win, LB_NTFS_RDONLY, &ntfs, &err)) {
 		if (v->mirr.state == LB_MIRR_DAMAGED)
 			lb_err_set(&err, LB_EK_INPUT, 0, "%s: cannot open NTFS: %s; repair it with "
@@ -1821,6 +1797,31 @@ skipped:
 		plan_mark(&v->plans[i], "failed", err.msg);
 }
 
+/* Is the ESP file esp_path still what p was planned from (size, SHA-256)?
+ * check: a free local path for the copy.  0, or -1 with err. */
+static int esp_unchanged(struct target *t, struct volume *v, const struct plan *p,
+                         const char *esp_path, const char *check, struct lb_err *err)
+{
+	uint8_t *d = NULL;
+	size_t l = 0;
+	char sha[65];
+	int rc = -1;
+
+	unlink(check);
+	if (lb_bcd_fetch_path(t->path, v->offset, esp_path, check, err) == 0 &&
+	    lb_hive_read_local(check, &d, &l, err) == 0) {
+		lb_sha256_hex(d, l, sha);
+		if (l != p->len || strcmp(sha, p->sha256))
+			lb_err_set(err, LB_EK_REFUSED, 0, "%s changed since it was scanned; not touched",
+			           esp_path + 2);
+		else
+			rc = 0;
+	}
+	free(d);
+	unlink(check);
+	return rc;
+}
+
 /* BCD on the ESP: re-check the file, then put the new one with lb_bcd_put
  * (the original stays on the ESP as BCD.LBn). */
 static void apply_esp(struct run *run, struct target *t, struct volume *v)
@@ -1829,27 +1830,15 @@ static void apply_esp(struct run *run, struct target *t, struct volume *v)
 
 	for (size_t i = 0; i < v->nplans; i++) {
 		struct plan *p = &v->plans[i];
-		char check[4500], name[16], sha[65];
+		char check[4500], name[16];
 		struct lb_err err;
-		uint8_t *d = NULL;
-		size_t l = 0;
 		int rc = -1, dropped = 0;
 
 		if (p->kind == PL_BCD_COMPLETE) {
 			lb_err_clear(&err);
 			snprintf(check, sizeof(check), "%s/bcd-complete-check", run->tmpdir);
-			unlink(check);
-			if (lb_bcd_fetch_path(t->path, v->offset, LB_BCD_ESP_NEW_PATH, check, &err) == 0 &&
-			    lb_hive_read_local(check, &d, &l, &err) == 0) {
-				lb_sha256_hex(d, l, sha);
-				if (l != p->len || strcmp(sha, p->sha256))
-					lb_err_set(&err, LB_EK_REFUSED, 0, "BCD.NEW changed since it was "
-					           "scanned; not touched");
-				else
-					rc = lb_bcd_complete(t->path, v->offset, &err);
-			}
-			free(d);
-			unlink(check);
+			if (esp_unchanged(t, v, p, LB_BCD_ESP_NEW_PATH, check, &err) == 0)
+				rc = lb_bcd_complete(t->path, v->offset, &err);
 			if (rc) {
 				plan_mark(p, "failed", err.msg);
 				vol_error(v, &err);
@@ -1865,29 +1854,19 @@ static void apply_esp(struct run *run, struct target *t, struct volume *v)
 			continue;
 		lb_err_clear(&err);
 		snprintf(check, sizeof(check), "%s.check", p->path);
-		unlink(check);
-		if (lb_bcd_fetch(t->path, v->offset, check, &err) == 0 &&
-		    lb_hive_read_local(check, &d, &l, &err) == 0) {
-			lb_sha256_hex(d, l, sha);
-			if (l != p->len || strcmp(sha, p->sha256)) {
-				lb_err_set(&err, LB_EK_REFUSED, 0, "\\EFI\\Microsoft\\Boot\\BCD changed since "
-				           "it was scanned; not touched");
-			} else if (lb_bcd_drop_broken_new(t->path, v->offset, &dropped, &err) == 0) {
-				if (dropped)
-					add_reason(v->j, "dropped the directory entry of a broken leftover "
-					           "BCD.NEW (an earlier fix was cut off while writing it); no "
-					           "FAT entry touched");
-				for (int n = 1; n <= 9; n++) {
-					snprintf(name, sizeof(name), "BCD.LB%d", n);
-					lb_err_clear(&err);
-					rc = lb_bcd_put(t->path, v->offset, p->path, name, &err);
-					if (rc == 0 || err.kind != LB_EK_REFUSED)
-						break;
-				}
+		if (esp_unchanged(t, v, p, LB_BCD_ESP_PATH, check, &err) == 0 &&
+		    lb_bcd_drop_broken_new(t->path, v->offset, &dropped, &err) == 0) {
+			if (dropped)
+				add_reason(v->j, "dropped the directory entry of a broken leftover BCD.NEW (an "
+				           "earlier fix was cut off while writing it); no FAT entry touched");
+			for (int n = 1; n <= 9; n++) {
+				snprintf(name, sizeof(name), "BCD.LB%d", n);
+				lb_err_clear(&err);
+				rc = lb_bcd_put(t->path, v->offset, p->path, name, &err);
+				if (rc == 0 || err.kind != LB_EK_REFUSED)
+					break;
 			}
 		}
-		free(d);
-		unlink(check);
 		if (rc) {
 			plan_mark(p, "failed", err.msg);
 			vol_error(v, &err);

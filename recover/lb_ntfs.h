@@ -116,5 +116,10 @@ int lb_mftmirr_check(struct lb_io *io, struct lb_mftmirr *m, struct lb_err *err)
  * still the bytes m was made from; syncs. */
 int lb_mftmirr_repair(struct lb_io *io, const struct lb_mftmirr *m, struct lb_err *err);
 void lb_mftmirr_free(struct lb_mftmirr *m);
+/* Checks win's mirror into m; if it is stale, returns a read-only view of
+ * win in which the mirror already holds the $MFT records (what the repair
+ * will write), so that libntfs-3g opens it; else NULL.  m's buffers back
+ * the view: free m after closing it. */
+struct lb_io *lb_mftmirr_view(struct lb_io *win, struct lb_mftmirr *m);
 
 #endif

@@ -211,3 +211,17 @@ int lb_mftmirr_repair(struct lb_io *io, const struct lb_mftmirr *m, struct lb_er
 	}
 	return lb_io_sync(io, err);
 }
+
+struct lb_io *lb_mftmirr_view(struct lb_io *win, struct lb_mftmirr *m)
+{
+	struct lb_err err;
+	struct lb_io *view;
+
+	lb_err_clear(&err);
+	if (lb_mftmirr_check(win, m, &err) || m->state != LB_MIRR_STALE)
+		return NULL; /* unreadable or damaged: the mount says why */
+	view = lb_io_patched(win, m->mirror_off, m->mft, (size_t)m->nrecords * m->record_size, &err);
+	if (!view)
+		lb_mftmirr_free(m);
+	return view;
+}

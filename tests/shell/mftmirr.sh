@@ -60,6 +60,9 @@ eq "scan: volume state" "$(jget last.json "$v[\"state\"][\"mft_mirror\"]")" stal
 eq "scan: bad file still found" "$(jget last.json "$v[\"installs\"][0][\"findings\"][0][\"action\"]")" would_quarantine
 check "scan: reason names the mirror" grep -q 'MFTMirr record 0 older than' last.json
 eq "scan wrote nothing" "$(sha256sum < vol.raw)" "$before"
+check "ls lists the volume as if repaired" bash -c "'$LB' ls vol.raw '\\Windows' 2> ls.err | grep -q System32"
+check "ls says why" grep -q 'fix repairs it' ls.err
+eq "ls wrote nothing" "$(sha256sum < vol.raw)" "$before"
 
 # fix: mirror first, then the file
 cp vol.raw fix.raw
