@@ -52,6 +52,37 @@ apt_ready() { apt-cache show --no-all-versions "$1" >/dev/null 2>&1; }
 cached_deb() { # newest cached .deb of package $1 (offline mode)
 	ls "$cache/$1"_*.deb 2>/dev/null | sort -V | tail -1
 }
+# unpack_kernel DEB DIR: everything but the modules, then the modules of
+# modules.txt and, round by round, what they depend on (modinfo), then
+# depmod over that subset.  Same modules.dep closure as a full unpack.
+unpack_kernel() {
+	local deb=$1 dir=$2 names todo paths kv m dep p
+	rm -rf "$dir" && mkdir -p "$dir"
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" --exclude='./lib/modules/*/kernel/*'
+	kv=$(ls "$dir/lib/modules")
+	dpkg-deb --fsys-tarfile "$deb" | tar -t | grep '/kernel/.*\.ko' > "$work/kernel.list"
+	names=" "
+	todo=$(sed 's/#.*//' "$here/modules.txt" | tr -s ' \t' '\n' | grep -v '^$' | tr - _)
+	while [ -n "$todo" ]; do
+		paths=()
+		for m in $todo; do
+			names="$names$m "
+			# the file whose name, with '-' as '_', is m.ko[.xz|.zst]
+			p=$(awk -v m="$m" '{ n = $0; sub(/.*\//, "", n); sub(/\.ko.*$/, "", n); gsub(/-/, "_", n)
+			    if (n == m) { print; exit } }' "$work/kernel.list")
+			[ -n "$p" ] && paths+=("$p")   # unknown names: the closure check below says so
+		done
+		[ ${#paths[@]} -gt 0 ] && dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" "${paths[@]}"
+		todo=
+		for p in "${paths[@]}"; do
+			for dep in $(modinfo -F depends "$dir/$p" | tr ',' ' ' | tr - _); do
+				case "$names$todo " in *" $dep "*) ;; *) todo="$todo $dep" ;; esac
+			done
+		done
+		todo=$(echo $todo)
+	done
+	depmod -b "$dir" "$kv"
+}
 if [ "${LB_OFFLINE:-0}" != 1 ] && ! apt_ready busybox-static; then
 	log "apt lists are empty: apt-get update"
 	apt-get update -qq || log "apt-get update failed; trying the cache"
@@ -83,9 +114,14 @@ for p in $pkgs; do
 		deb=$(cached_deb "$p")
 	fi
 	[ -n "$deb" ] && [ -s "$deb" ] || die "no .deb for $p (no apt lists and nothing in $cache)"
-	# unpacked once per .deb, next to it (the kernel takes a while)
+	# unpacked once per .deb, next to it; the kernel package only in part,
+	# into the work dir: its image and the modules the initramfs needs
+	# (unpacked whole it is ≈430 MB, mostly modules no boot here loads)
 	x=$cache/x/$(basename "$deb" .deb)
-	if [ ! -e "$x/.unpacked" ]; then
+	if [ "$p" = "$kernel_pkg" ]; then
+		x=$work/kernel
+		unpack_kernel "$deb" "$x"
+	elif [ ! -e "$x/.unpacked" ]; then
 		rm -rf "$x" && mkdir -p "$x"
 		dpkg-deb -x "$deb" "$x"
 		[ -d "$x/lib/modules" ] && depmod -b "$x" "$(ls "$x/lib/modules")"
@@ -318,8 +354,8 @@ find "$pxe" -exec touch -h -d "$stamp" {} +
 } > "$out/sizes.txt"
 (cd "$out" && sha256sum vmlinuz initrd.img loopbreaker-usb.img loopbreaker.iso > SHA256SUMS)
 rm -rf "$work"
-# the unpacked .debs (≈430 MB, mostly kernel modules) speed up a rebuild;
-# LB_KEEP_UNPACKED=0 drops them (the .debs themselves stay cached)
+# the unpacked .debs (a few MB: the kernel's are in the work dir) speed up a
+# rebuild; LB_KEEP_UNPACKED=0 drops them (the .debs themselves stay cached)
 [ "${LB_KEEP_UNPACKED:-1}" = 1 ] || rm -rf "$cache/x"
 log "done: $out"
 sed 's/^/bootmedia:   /' "$out/sizes.txt" >&2
