@@ -15,7 +15,7 @@ start=$(date +%s)
 status=0
 # Disk: tests remove their images when they pass (LB_KEEP_WORK=1 keeps them);
 # a run needs about LB_DISK_NEED_MB free (measured peak: docs/performance.md).
-need=${LB_DISK_NEED_MB:-1200}
+need=${LB_DISK_NEED_MB:-800}
 free=$(df -Pm . | awk 'NR==2 {print $4}')
 echo "disk: ${free} MiB free here, the suite needs about ${need} MiB"
 if [ "$free" -lt "$need" ]; then
