@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_report.h"
+
 #define FLEET_MAX_REPORT (64u << 20) /* bigger files are not reports */
 #define FLEET_MAX_DEPTH 32
 #define FLEET_MAX_ACTIONS 16
@@ -44,20 +46,9 @@ static const char *jstr(json_t *o, const char *k)
 static time_t parse_iso(const char *s)
 {
 	struct tm tm;
-	int y, mo, d, h, mi, sec;
-	char z;
+	const char *rest = lb_report_time(s, &tm);
 
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &z) != 7 ||
-	    z != 'Z')
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	return timegm(&tm);
+	return rest && *rest == 'Z' ? timegm(&tm) : 0;
 }
 
 struct actions {

@@ -36,6 +36,8 @@
 
 #include <sodium.h>
 
+#include "lb_io.h"
+
 #define HDR_LEN 80
 #define KEY_LEN crypto_secretbox_KEYBYTES
 #define LIST_MAGIC "LBKEYS 1\n"
@@ -80,20 +82,6 @@ static int cmp_entry(const void *a, const void *b)
 	return c ? c : strcmp(x->recovery_password, y->recovery_password);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
 
 int lb_keys_seal(const struct lb_keystore *ks, const char *out_path, const char *passphrase,
                  size_t passphrase_len, const struct lb_seal_params *params, struct lb_err *err)
@@ -180,7 +168,7 @@ int lb_keys_seal(const struct lb_keystore *ks, const char *out_path, const char 
 		lb_err_set(err, LB_EK_IO, errno, "%s: create", out_path);
 		goto out;
 	}
-	if (fchmod(fd, 0600) || write_all(fd, hdr, HDR_LEN) || write_all(fd, ct, ctlen) ||
+	if (fchmod(fd, 0600) || lb_write_all(fd, hdr, HDR_LEN) || lb_write_all(fd, ct, ctlen) ||
 	    fsync(fd)) {
 		lb_err_set(err, LB_EK_IO, errno, "%s: write", tmp);
 		close(fd);

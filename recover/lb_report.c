@@ -135,3 +135,21 @@ void lb_report_summary(json_t *r, FILE *out)
 	        s(r, "hostname")[0] ? " - " : "", s(r, "hostname"), nvol, nvol == 1 ? "" : "s",
 	        (long long)json_integer_value(json_object_get(r, "exit_code")));
 }
+
+const char *lb_report_time(const char *s, struct tm *tm)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+	    !n || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
+	    h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+		return NULL;
+	memset(tm, 0, sizeof(*tm));
+	tm->tm_year = y - 1900;
+	tm->tm_mon = mo - 1;
+	tm->tm_mday = d;
+	tm->tm_hour = h;
+	tm->tm_min = mi;
+	tm->tm_sec = sec;
+	return s + n;
+}

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "lb_err.h"
 
@@ -11,5 +12,8 @@
 int lb_report_write(json_t *report, const char *path, struct lb_err *err);
 /* One line per volume, then the overall verdict. */
 void lb_report_summary(json_t *report, FILE *out);
+/* A report time "YYYY-MM-DDTHH:MM:SS…" into tm (UTC fields, in range);
+ * returns what follows the seconds ("Z", ".5Z"…), or NULL if s is not one. */
+const char *lb_report_time(const char *s, struct tm *tm);
 
 #endif

@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lb_io.h"
+#include "lb_report.h"
+
 #ifndef LB_VERSION
 #define LB_VERSION "unknown"
 #endif
@@ -478,7 +481,6 @@ static void identity(const struct item *items, size_t n, const struct lb_upload_
 		                                       NULL);
 		const char *schema = json_string_value(json_object_get(r, "schema"));
 		const char *h, *t;
-		int y, mo, d, hh, mi, s;
 
 		if (!schema || strncmp(schema, "loopbreaker-report/", 19)) {
 			json_decref(r);
@@ -490,18 +492,8 @@ static void identity(const struct item *items, size_t n, const struct lb_upload_
 			t = json_string_value(json_object_get(r, "started_at"));
 		if (h && *h)
 			snprintf(host, hl, "%s", h);
-		if (t && sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &hh, &mi, &s) == 6 &&
-		    y >= 1970 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 &&
-		    hh >= 0 && hh <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 60) {
-			memset(&tm, 0, sizeof(tm));
-			tm.tm_year = y - 1900;
-			tm.tm_mon = mo - 1;
-			tm.tm_mday = d;
-			tm.tm_hour = hh;
-			tm.tm_min = mi;
-			tm.tm_sec = s;
+		if (lb_report_time(t, &tm))
 			strftime(stamp, 20, "%Y%m%dT%H%M%SZ", &tm);
-		}
 		json_decref(r);
 		break;
 	}
@@ -517,22 +509,6 @@ static int pjoin(char *out, size_t n, const char *a, const char *b)
 	return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int copy_out(const struct item *it, const char *dst, struct lb_err *err)
 {
@@ -549,13 +525,13 @@ static int copy_out(const struct item *it, const char *dst, struct lb_err *err)
 		if (!in)
 			rc = lb_err_set(err, LB_EK_IO, errno, "%s", it->path);
 		while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
-			if (write_all(out, buf, n))
+			if (lb_write_all(out, buf, n))
 				rc = lb_err_set(err, LB_EK_IO, errno, "%s", dst);
 		if (rc == 0 && ferror(in))
 			rc = lb_err_set(err, LB_EK_IO, EIO, "%s", it->path);
 		if (in)
 			fclose(in);
-	} else if (write_all(out, it->data, it->len)) {
+	} else if (lb_write_all(out, it->data, it->len)) {
 		rc = lb_err_set(err, LB_EK_IO, errno, "%s", dst);
 	}
 	if (rc == 0 && fsync(out))
