@@ -191,6 +191,12 @@ static inline void lbf_put32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static inline void lbf_put64(uint8_t *p, uint64_t v)
+{
+	lbf_put32(p, (uint32_t)v);
+	lbf_put32(p + 4, (uint32_t)(v >> 32));
+}
+
 /* On a volume held in memory. */
 static inline void lbf_fve_reseal_buf(uint8_t *v, size_t n)
 {

@@ -18,22 +18,10 @@
 #include "fuzz_common.h"
 #include "lb_regf.h"
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 static void fix_base(uint8_t *b, size_t n)
 {
 	if (n >= 512 && memcmp(b, "regf", 4) == 0)
-		put32(b + 508, lb_regf_checksum(b));
+		lbf_put32(b + 508, lb_regf_checksum(b));
 }
 
 /* HvLE entries follow the 512-byte base block of a new-format log. */
@@ -48,8 +36,8 @@ static void fix_log(uint8_t *b, size_t n)
 
 		if (sz < 48 || sz > n - pos)
 			break;
-		put64(e + 24, lb_marvin32(e + 40, sz - 40, LB_REGF_MARVIN_SEED));
-		put64(e + 32, lb_marvin32(e, 32, LB_REGF_MARVIN_SEED));
+		lbf_put64(e + 24, lb_marvin32(e + 40, sz - 40, LB_REGF_MARVIN_SEED));
+		lbf_put64(e + 32, lb_marvin32(e, 32, LB_REGF_MARVIN_SEED));
 		pos += sz;
 	}
 }

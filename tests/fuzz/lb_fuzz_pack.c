@@ -55,23 +55,11 @@ static FILE *create(const char *path)
 	return f;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 static void w32(FILE *f, uint32_t v)
 {
 	uint8_t b[4];
 
-	put32(b, v);
+	lbf_put32(b, v);
 	fwrite(b, 1, 4, f);
 }
 
@@ -79,7 +67,7 @@ static void w64(FILE *f, uint64_t v)
 {
 	uint8_t b[8];
 
-	put64(b, v);
+	lbf_put64(b, v);
 	fwrite(b, 1, 8, f);
 }
 
@@ -176,7 +164,7 @@ static int regf(const char *hive, const char *log1, const char *log2, const char
 
 static void reseal(uint8_t *base)
 {
-	put32(base + 508, lb_regf_checksum(base));
+	lbf_put32(base + 508, lb_regf_checksum(base));
 }
 
 /* A dirty primary (seq1 = seq2 + 1) and a new-format log holding two
@@ -189,10 +177,10 @@ static void synth_new(const uint8_t *hv, size_t n, const char *dir)
 	char path[4096];
 
 	memcpy(prim, hv, n);
-	put32(prim + 4, seq + 1);
+	lbf_put32(prim + 4, seq + 1);
 	reseal(prim);
 	memcpy(log, hv, 512);
-	put32(log + 28, LB_REGF_TYPE_LOG_NEW);
+	lbf_put32(log + 28, LB_REGF_TYPE_LOG_NEW);
 	reseal(log);
 	for (uint32_t k = 0; k < 2; k++) {
 		uint8_t *e = log + pos;
@@ -200,22 +188,22 @@ static void synth_new(const uint8_t *hv, size_t n, const char *dir)
 		uint32_t ehb = k ? hb + 4096 : hb, page = k ? hb : 0;
 
 		memcpy(e, "HvLE", 4);
-		put32(e + 4, size);
-		put32(e + 12, seq + k);
-		put32(e + 16, ehb);
-		put32(e + 20, 1);          /* one dirty page */
-		put32(e + 40, page);
-		put32(e + 44, 4096);
+		lbf_put32(e + 4, size);
+		lbf_put32(e + 12, seq + k);
+		lbf_put32(e + 16, ehb);
+		lbf_put32(e + 20, 1);          /* one dirty page */
+		lbf_put32(e + 40, page);
+		lbf_put32(e + 44, 4096);
 		if (k) {
 			memcpy(e + 48, "hbin", 4);
-			put32(e + 52, hb);
-			put32(e + 56, 4096);
-			put32(e + 48 + 32, 4096 - 32); /* one free cell */
+			lbf_put32(e + 52, hb);
+			lbf_put32(e + 56, 4096);
+			lbf_put32(e + 48 + 32, 4096 - 32); /* one free cell */
 		} else {
 			memcpy(e + 48, hv + 4096, 4096);
 		}
-		put64(e + 24, lb_marvin32(e + 40, size - 40, LB_REGF_MARVIN_SEED));
-		put64(e + 32, lb_marvin32(e, 32, LB_REGF_MARVIN_SEED));
+		lbf_put64(e + 24, lb_marvin32(e + 40, size - 40, LB_REGF_MARVIN_SEED));
+		lbf_put64(e + 32, lb_marvin32(e, 32, LB_REGF_MARVIN_SEED));
 		pos += size;
 	}
 	snprintf(path, sizeof(path), "%s/synth-new-log1", dir);
@@ -237,12 +225,12 @@ static void synth_old(const uint8_t *hv, size_t n, const char *dir)
 	char path[4096];
 
 	memcpy(prim, hv, n);
-	put32(prim + 4, seq + 1);
+	lbf_put32(prim + 4, seq + 1);
 	reseal(prim);
 	memcpy(log, hv, 512);
-	put32(log + 4, seq + 1);
-	put32(log + 8, seq + 1);
-	put32(log + 28, LB_REGF_TYPE_LOG_OLD);
+	lbf_put32(log + 4, seq + 1);
+	lbf_put32(log + 8, seq + 1);
+	lbf_put32(log + 28, LB_REGF_TYPE_LOG_OLD);
 	reseal(log);
 	memcpy(log + 512, "DIRT", 4);
 	log[516] = 0x02;
