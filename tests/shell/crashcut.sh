@@ -23,7 +23,7 @@ for mode in cut eio; do
 		tried=$((tried + 1))
 		rm -f c.raw c-*.tar.zst
 		cp vol.raw c.raw
-		"$LB" fix --fault-inject "$mode:$n" --evidence "c-$n.tar.zst" --json c.raw > cut.json 2>&1 || true
+		"$LBT" fix --fault-inject "$mode:$n" --evidence "c-$n.tar.zst" --json c.raw > cut.json 2>&1 || true
 		T_CHECKS=$((T_CHECKS + 1))
 		if ! ntfsfix -n c.raw > /dev/null 2>&1; then fail "$mode:$n: ntfsfix -n fails"; continue; fi
 		where=$(locate c.raw)

@@ -31,7 +31,7 @@ for mode in cut eio; do
 		tried=$((tried + 1))
 		cp vol.img c.img
 		rm -f c-*.tar.zst
-		"$LB" fix --keys keys.csv --fault-inject "$mode:$n" --evidence c-1.tar.zst --json c.img > cut.json 2>&1 || true
+		"$LBT" fix --keys keys.csv --fault-inject "$mode:$n" --evidence c-1.tar.zst --json c.img > cut.json 2>&1 || true
 		decrypted c.img || { fail "$mode:$n: cannot unlock after the cut"; continue; }
 		look=dec.img
 		if ! ntfsfix -n dec.img > /dev/null 2>&1; then

@@ -33,7 +33,7 @@ for mode in cut eio; do
 		tried=$((tried + 1))
 		rm -f c.raw c-*.tar.zst c2-*.tar.zst
 		cp --sparse=always vol.raw c.raw
-		"$LB" fix "${PB[@]}" --fault-inject "$mode:$n" --evidence "c-$n.tar.zst" --json c.raw > cut.json 2>&1 || true
+		"$LBT" fix "${PB[@]}" --fault-inject "$mode:$n" --evidence "c-$n.tar.zst" --json c.raw > cut.json 2>&1 || true
 		T_CHECKS=$((T_CHECKS + 1))
 		ntfsfix -n c.raw > /dev/null 2>&1 || fail "$mode:$n: ntfsfix -n fails"
 		s=$(start_of c.raw SYSTEM)

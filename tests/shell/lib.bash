@@ -5,6 +5,7 @@ LB_BUILD=${LB_BUILD:-$(pwd)}
 LB_SOURCE=${LB_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LB_SHARED_DATA=${LB_SHARED_DATA:-$LB_SOURCE/../shared/data}
 LB=$LB_BUILD/loopbreaker
+LBT=$LB_BUILD/loopbreaker-test   # the test-only binary: --fault-inject
 T_NAME=$(basename "$0" .sh)
 WORK=$LB_BUILD/tests-work/shell-$T_NAME
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK"

@@ -1738,8 +1738,8 @@ static void apply_volume(struct run *run, struct target *t, struct lb_source *sr
 		win = lb_io_window(src->io, v->offset, v->size, name, &err);
 	}
 	vio = win;
-	if (win && o->fault)
-		vio = lb_io_faulty(win, o->fault, &err);
+	if (win && o->wrap_io)
+		vio = o->wrap_io(win, o->wrap_ctx, &err);
 	for (size_t i = 0; vio && i < v->nplans; i++) {
 		struct plan *p = &v->plans[i];
 

@@ -2,7 +2,7 @@
  *
  * Every layer reads and writes through a `struct lb_io`: a file or block
  * device (lb_source.c), a window onto a partition (lb_io_window), a
- * BitLocker decrypting layer, a fault-injecting layer for tests.  NTFS
+ * BitLocker decrypting layer, (tests add a fault-injecting layer of their own, tests/support/).  NTFS
  * (lb_ntfs.c) sits on top of any of them through its own
  * ntfs_device_operations.  Like libarchive's stacked readers, a layer only
  * knows the one below it. */
@@ -59,21 +59,5 @@ struct lb_io *lb_io_window(struct lb_io *parent, uint64_t off, uint64_t len,
  * as a planned repair would leave it, without writing. */
 struct lb_io *lb_io_patched(struct lb_io *parent, uint64_t off, const void *data, size_t len,
                             struct lb_err *err);
-
-/* Fault injection (tests only): a layer over parent that either silently
- * drops every write after the first `n` (LB_FAULT_CUT: a power cut after
- * write n) or fails write number `n` with EIO (LB_FAULT_EIO).  Syncs after
- * a cut also succeed without effect. */
-enum lb_fault_mode { LB_FAULT_NONE, LB_FAULT_CUT, LB_FAULT_EIO };
-
-struct lb_fault {
-	enum lb_fault_mode mode;
-	uint64_t n;
-	uint64_t seen;     /* writes attempted through this layer (shared counter) */
-};
-
-struct lb_io *lb_io_faulty(struct lb_io *parent, struct lb_fault *fault, struct lb_err *err);
-/* Parses "cut:N" or "eio:N". */
-int lb_fault_parse(const char *spec, struct lb_fault *out);
 
 #endif

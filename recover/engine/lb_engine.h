@@ -28,7 +28,12 @@ struct lb_options {
 	const struct lb_playbook *const *playbooks;
 	size_t nplaybooks;
 	struct lb_unlock *unlock;    /* BitLocker keys; NULL: locked volumes stay locked */
-	struct lb_fault *fault;     /* tests only: simulated power cut / EIO on writes */
+	/* Test hook: when set, every volume opened for writing is passed
+	 * through wrap_io (loopbreaker-test inserts a fault-injecting layer
+	 * there); the result must be closed before its parent.  NULL in the
+	 * binary that ships. */
+	struct lb_io *(*wrap_io)(struct lb_io *parent, void *ctx, struct lb_err *err);
+	void *wrap_ctx;
 	const char *const *exclude; /* devices not to touch (the boot medium) */
 	size_t nexclude;
 };

@@ -1,5 +1,5 @@
 /* lb_io_fault.c - fault injection at the device seam, for crash tests. */
-#include "lb_io.h"
+#include "lb_io_fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -97,4 +97,9 @@ int lb_fault_parse(const char *spec, struct lb_fault *out)
 		return -1;
 	out->n = n;
 	return 0;
+}
+
+struct lb_io *lb_io_fault_wrap(struct lb_io *parent, void *ctx, struct lb_err *err)
+{
+	return lb_io_faulty(parent, ctx, err);
 }

@@ -14,6 +14,9 @@
 #include "lb_keys.h"
 #include "lb_report.h"
 #include "lb_upload.h"
+#ifdef LB_TEST_HOOKS
+#include "lb_io_fault.h"
+#endif
 
 static const char scan_help[] =
 "usage: loopbreaker scan [--playbook NAME|FILE] [--param NAME=VALUE] [--report FILE] [--json]\n"
@@ -65,9 +68,12 @@ static const char fix_only_help[] =
 "                        with ntfsrecover (as Windows would at boot), then fix\n"
 "  --discard-journal     write although the NTFS journal holds unapplied changes: the\n"
 "                        journal is reset and those changes are lost\n"
+#ifdef LB_TEST_HOOKS
 "  --fault-inject cut:N|eio:N\n"
-"                        testing only: drop every write after the N-th (power cut), or\n"
-"                        fail the N-th write with EIO\n";
+"                        (loopbreaker-test only) drop every write after the N-th\n"
+"                        (power cut), or fail the N-th write with EIO\n"
+#endif
+;
 
 static const char exit_help[] =
 "\n"
@@ -103,7 +109,9 @@ static int run(int argc, char **argv, bool fix)
 		{ "discard-journal", no_argument, NULL, O_DJOURNAL },
 		{ "replay-journal", no_argument, NULL, O_RJOURNAL },
 		{ "exclude", required_argument, NULL, O_EXCLUDE },
+#ifdef LB_TEST_HOOKS
 		{ "fault-inject", required_argument, NULL, O_FAULT },
+#endif
 		CMD_KEYOPTS_LONGOPTS,
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "report-dir", required_argument, NULL, O_REPORTDIR },
@@ -124,7 +132,9 @@ static int run(int argc, char **argv, bool fix)
 	const char *excl[64];
 	size_t npbs = 0, nexcl = 0;
 	struct lb_options o;
+#ifdef LB_TEST_HOOKS
 	struct lb_fault fault;
+#endif
 	struct cmd_keyopts keys;
 	int jobs = 0;
 	const char *report_dir = "loopbreaker-reports";
@@ -186,13 +196,16 @@ static int run(int argc, char **argv, bool fix)
 			if (nexcl < sizeof(excl) / sizeof(excl[0]))
 				excl[nexcl++] = optarg;
 			break;
+#ifdef LB_TEST_HOOKS
 		case O_FAULT:
 			if (lb_fault_parse(optarg, &fault)) {
 				fprintf(stderr, "loopbreaker: --fault-inject takes cut:N or eio:N\n");
 				return LB_EXIT_INPUT;
 			}
-			o.fault = &fault;
+			o.wrap_io = lb_io_fault_wrap;
+			o.wrap_ctx = &fault;
 			break;
+#endif
 		case O_JOBS:
 			jobs = atoi(optarg);
 			if (jobs < 1 || jobs > 256) {
