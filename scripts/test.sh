@@ -24,14 +24,16 @@ fi
 failed=()
 step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 
-step "build"
-scripts/build.sh build
+# The binary that ships is a Release (-O3) build; warnings are errors here
+# and in CI, not in a plain cmake build (LB_WERROR).
+step "build (Release, -Werror)"
+scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DLB_WERROR=ON
 step "tests (build)"
 (cd build && ctest --output-on-failure -j2) || { status=1; failed+=(tests); }
 
 if [ "${LB_SKIP_ASAN:-0}" != 1 ]; then
 	step "build (ASan+UBSan)"
-	scripts/build.sh build-asan -DLB_SANITIZE=ON
+	scripts/build.sh build-asan -DLB_SANITIZE=ON -DLB_WERROR=ON
 	step "tests (ASan+UBSan)"
 	(
 		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

@@ -24,6 +24,7 @@
  * Hosts and sources never contain TAB or newlines (cleaned on load).  The
  * derived key and the plaintext live in sodium_malloc'd memory only. */
 #define LB_KEYS_INTERNAL
+#include "lb_file.h"
 #include "lb_keys.h"
 
 #include <errno.h>

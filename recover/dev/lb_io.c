@@ -8,26 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int lb_write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 struct lb_io *lb_io_new(const struct lb_io_ops *ops, void *ctx, uint64_t size,
                         unsigned sector_size, bool writable, const char *name)
 {

@@ -43,9 +43,6 @@ int lb_io_pwrite(struct lb_io *io, const void *buf, size_t n, uint64_t off, stru
 int lb_io_sync(struct lb_io *io, struct lb_err *err);
 void lb_io_close(struct lb_io *io);   /* destroys io (NULL-safe) */
 
-/* write(2) until all n bytes are out (EINTR retried): 0, or -1 with errno. */
-int lb_write_all(int fd, const void *buf, size_t n);
-
 /* Allocate a bare io; used by layer implementations. */
 struct lb_io *lb_io_new(const struct lb_io_ops *ops, void *ctx, uint64_t size,
                         unsigned sector_size, bool writable, const char *name);

@@ -118,21 +118,6 @@ static void iso_now(char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int worse_exit(int a, int b)
-{
-	/* internal/IO (3) > unreadable input (2) > attention (1) > ok (0) */
-	return a > b ? a : b;
-}
-
-static int exit_for_kind(enum lb_errkind k)
-{
-	switch (k) {
-	case LB_EK_REFUSED: return LB_EXIT_ATTENTION;
-	case LB_EK_INPUT:
-	case LB_EK_USAGE: return LB_EXIT_INPUT;
-	default: return LB_EXIT_INTERNAL;
-	}
-}
 
 static void add_reason(json_t *obj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_reason(json_t *obj, const char *fmt, ...)
@@ -163,7 +148,7 @@ static void vol_attention(struct volume *v, const char *fmt, ...)
 	add_reason(v->j, "%s", buf);
 	if (v->status != VS_ERROR)
 		v->status = VS_ATTN;
-	v->exit_code = worse_exit(v->exit_code, LB_EXIT_ATTENTION);
+	v->exit_code = lb_exit_worse(v->exit_code, LB_EXIT_ATTENTION);
 }
 
 static void vol_error(struct volume *v, const struct lb_err *err)
@@ -176,7 +161,7 @@ static void vol_error(struct volume *v, const struct lb_err *err)
 	} else {
 		v->status = VS_ERROR;
 	}
-	v->exit_code = worse_exit(v->exit_code, exit_for_kind(err->kind));
+	v->exit_code = lb_exit_worse(v->exit_code, lb_exit_for(err->kind));
 }
 
 static json_t *jstr_or_null(const char *s)
@@ -1108,7 +1093,7 @@ static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, si
 		if (attn)
 			vol_error(attn, &err);
 		else
-			t->exit_code = worse_exit(t->exit_code, LB_EXIT_INTERNAL);
+			t->exit_code = lb_exit_worse(t->exit_code, LB_EXIT_INTERNAL);
 		return;
 	}
 	for (int i = 0; i < disk->nparts && i < t->nvols && !esp; i++) {
@@ -1139,7 +1124,7 @@ static void scan_bcd(struct run *run, struct target *t, struct lb_disk *disk, si
 		else {
 			add_reason(t->j, "%s: no EFI System Partition with \\EFI\\Microsoft\\Boot\\BCD: "
 			           "BCD rule not applied", pb->name);
-			t->exit_code = worse_exit(t->exit_code, LB_EXIT_ATTENTION);
+			t->exit_code = lb_exit_worse(t->exit_code, LB_EXIT_ATTENTION);
 		}
 		return;
 	}
@@ -1482,7 +1467,7 @@ static void scan_target(struct run *run, struct target *t)
 	json_object_set_new(t->j, "error", json_null());
 	if (lb_source_open(t->path, false, &src, &err)) {
 		json_object_set_new(t->j, "error", json_string(err.msg));
-		t->exit_code = exit_for_kind(err.kind);
+		t->exit_code = lb_exit_for(err.kind);
 		return;
 	}
 	t->opened = true;
@@ -1491,7 +1476,7 @@ static void scan_target(struct run *run, struct target *t)
 	json_object_set_new(t->j, "size", json_integer((json_int_t)src.io->size));
 	if (lb_partition_scan(&src, &disk, &err)) {
 		json_object_set_new(t->j, "error", json_string(err.msg));
-		t->exit_code = exit_for_kind(err.kind);
+		t->exit_code = lb_exit_for(err.kind);
 		lb_source_close(&src);
 		return;
 	}
@@ -2015,7 +2000,7 @@ static void finish(struct run *run, int *exit_code)
 			json_object_set_new(v->j, "status", json_string(vstatus_name(v->status)));
 			json_object_set_new(v->j, "timings", json_pack("{s:f, s:f, s:f}", "open_ms",
 			                    v->open_ms, "scan_ms", v->scan_ms, "fix_ms", v->fix_ms));
-			tex = worse_exit(tex, v->exit_code);
+			tex = lb_exit_worse(tex, v->exit_code);
 			if (v->status > ts)
 				ts = v->status;
 			if (v->status == VS_FIXED)
@@ -2064,7 +2049,7 @@ static void finish(struct run *run, int *exit_code)
 		if (t->exit_code)
 			ts = VS_ERROR;
 		json_object_set_new(t->j, "status", json_string(vstatus_name(ts)));
-		ex = worse_exit(ex, tex);
+		ex = lb_exit_worse(ex, tex);
 		free(t->vols);
 	}
 	if (installs == 0 && ex < LB_EXIT_ATTENTION) {

@@ -38,14 +38,6 @@ struct lb_options {
 	size_t nexclude;
 };
 
-/* Exit statuses. */
-enum {
-	LB_EXIT_OK = 0,
-	LB_EXIT_ATTENTION = 1,
-	LB_EXIT_INPUT = 2,
-	LB_EXIT_INTERNAL = 3,
-};
-
 /* Runs the job; *report receives the report (caller json_decref's it).
  * Returns the exit status. */
 int lb_engine_run(const struct lb_options *o, const char *const *targets, size_t ntargets,

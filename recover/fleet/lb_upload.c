@@ -1,6 +1,7 @@
 /* lb_upload.c - reports and evidence to a collector over HTTP(S), with
  * retries and an offline spool (see lb_upload.h, docs/fleet.md). */
 #include "lb_upload.h"
+#include "lb_file.h"
 
 #include <curl/curl.h>
 #include <dirent.h>

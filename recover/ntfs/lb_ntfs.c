@@ -478,7 +478,7 @@ int64_t lb_ntfs_pread(struct lb_ntfs *v, const char *path, void *buf, uint64_t n
 int lb_ntfs_read_all(struct lb_ntfs *v, const char *path, uint64_t max, uint8_t **data,
                      uint64_t *len, struct lb_err *err)
 {
-	struct lb_ntfs_stat st;
+	struct lb_ntfs_stat st = { 0 }; /* -O3 cannot see that rc 0 means filled */
 	uint8_t *buf;
 	int64_t r;
 	int rc = lb_ntfs_stat(v, path, &st, err);

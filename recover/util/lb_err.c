@@ -73,3 +73,21 @@ const char *lb_errkind_name(enum lb_errkind kind)
 	}
 	return "unknown";
 }
+
+int lb_exit_for(enum lb_errkind kind)
+{
+	switch (kind) {
+	case LB_EK_NONE: return LB_EXIT_OK;
+	case LB_EK_REFUSED: return LB_EXIT_ATTENTION;
+	case LB_EK_INPUT:
+	case LB_EK_USAGE: return LB_EXIT_INPUT;
+	case LB_EK_IO:
+	case LB_EK_INTERNAL: return LB_EXIT_INTERNAL;
+	}
+	return LB_EXIT_INTERNAL;
+}
+
+int lb_exit_worse(int a, int b)
+{
+	return a > b ? a : b;
+}

@@ -2,8 +2,10 @@
  *
  * Every function that can fail takes a `struct lb_err *` and returns -1 (or
  * NULL) after filling it with a one-line message and a kind.  The kind maps
- * to the CLI exit status: LB_EK_INPUT -> 2, LB_EK_IO/LB_EK_INTERNAL -> 3,
- * LB_EK_REFUSED -> 1 (needs attention). */
+ * to the exit status in exactly one place, lb_exit_for() (docs/usage.md,
+ * "Exit status"): LB_EK_REFUSED -> 1 (needs attention), LB_EK_INPUT and
+ * LB_EK_USAGE -> 2, LB_EK_IO and LB_EK_INTERNAL -> 3.  A run over several
+ * targets exits with the worst status (lb_exit_worse: 3 > 2 > 1 > 0). */
 #ifndef LB_ERR_H
 #define LB_ERR_H
 
@@ -23,6 +25,19 @@ struct lb_err {
 	int sys_errno;
 	char msg[512];
 };
+
+/* Exit statuses (docs/usage.md). */
+enum {
+	LB_EXIT_OK = 0,
+	LB_EXIT_ATTENTION = 1,
+	LB_EXIT_INPUT = 2,
+	LB_EXIT_INTERNAL = 3,
+};
+
+/* The one map from error kind to exit status. */
+int lb_exit_for(enum lb_errkind kind);
+/* The worse of two exit statuses. */
+int lb_exit_worse(int a, int b);
 
 void lb_err_clear(struct lb_err *err);
 /* Sets err (if not NULL) and returns -1.  Format like printf. */
