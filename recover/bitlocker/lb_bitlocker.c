@@ -40,6 +40,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_bytes.h"
+#include "lb_text.h"
+
 /* Volume identifier GUIDs (on-disk byte order). */
 static const uint8_t GUID_BITLOCKER[16] = { 0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a,
                                             0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01 };
@@ -51,31 +54,11 @@ static const uint8_t GUID_EOW[16] = { 0x3b, 0x4d, 0xa8, 0x92, 0x80, 0xdd, 0x0e, 
 #define ENTRY_HDR 8
 #define VMK_HDR 36
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32); }
-
-/* CRC-32 (IEEE 802.3, reflected), bitwise: blocks are at most 64 KiB. */
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xFFFFFFFFu;
-
-	while (n--) {
-		c ^= *p++;
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-	}
-	return ~c;
-}
-
 void lb_guid_format(const uint8_t g[16], char out[LB_GUID_STRLEN])
 {
 	snprintf(out, LB_GUID_STRLEN,
 	         "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
-	         le32(g), le16(g + 4), le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13],
+	         lb_le32(g), lb_le16(g + 4), lb_le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13],
 	         g[14], g[15]);
 }
 
@@ -120,61 +103,36 @@ int lb_guid_canon(const char *in, char out[LB_GUID_STRLEN])
 	return 0;
 }
 
-/* UTF-16LE (n bytes) -> UTF-8, stops at NUL, never splits a sequence,
- * replaces unpaired surrogates by U+FFFD. */
-static void utf16le_to_utf8(const uint8_t *s, size_t n, char *out, size_t cap)
+/* A UTF-16LE field (n bytes) as UTF-8 in out (cap bytes): lb_utf16le_to_utf8
+ * (stops at NUL, unpaired surrogates become U+FFFD), then cut at a whole
+ * sequence and with control characters shown as '?', since these end up in
+ * report lines. */
+static void utf16le_field(const uint8_t *s, size_t n, char *out, size_t cap)
 {
+	char *u;
 	size_t o = 0, i = 0;
 
 	if (!cap)
 		return;
-	while (i + 1 < n) {
-		uint32_t cp = le16(s + i);
-		char tmp[4];
-		size_t k;
+	out[0] = '\0';
+	u = lb_utf16le_to_utf8(s, n);
+	if (!u)
+		return;
+	while (u[i]) {
+		unsigned char c = (unsigned char)u[i];
+		size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
 
-		i += 2;
-		if (cp == 0)
-			break;
-		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			uint32_t lo = (i + 1 < n) ? le16(s + i) : 0;
-
-			if (lo >= 0xDC00 && lo <= 0xDFFF) {
-				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-				i += 2;
-			} else {
-				cp = 0xFFFD;
-			}
-		} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-			cp = 0xFFFD;
-		}
-		if (cp < 0x20 || cp == 0x7F)
-			cp = '?';   /* no control characters in report lines */
-		if (cp < 0x80) {
-			tmp[0] = (char)cp;
-			k = 1;
-		} else if (cp < 0x800) {
-			tmp[0] = (char)(0xC0 | (cp >> 6));
-			tmp[1] = (char)(0x80 | (cp & 0x3F));
-			k = 2;
-		} else if (cp < 0x10000) {
-			tmp[0] = (char)(0xE0 | (cp >> 12));
-			tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-			tmp[2] = (char)(0x80 | (cp & 0x3F));
-			k = 3;
-		} else {
-			tmp[0] = (char)(0xF0 | (cp >> 18));
-			tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-			tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-			tmp[3] = (char)(0x80 | (cp & 0x3F));
-			k = 4;
-		}
 		if (o + k + 1 > cap)
 			break;
-		memcpy(out + o, tmp, k);
+		if (k == 1 && (c < 0x20 || c == 0x7F))
+			out[o] = '?';   /* no control characters in report lines */
+		else
+			memcpy(out + o, u + i, k);
 		o += k;
+		i += k;
 	}
 	out[o] = '\0';
+	free(u);
 }
 
 static enum lb_bl_protector_type protector_type(uint16_t raw)
@@ -315,11 +273,11 @@ static int parse_vmk(const uint8_t *e, uint16_t esz, struct lb_bitlocker_info *o
 	p = &out->protectors[out->n_protectors];
 	memset(p, 0, sizeof(*p));
 	lb_guid_format(e + 8, p->guid);
-	p->modified = le64(e + 24);
-	p->raw_type = le16(e + 34);
+	p->modified = lb_le64(e + 24);
+	p->raw_type = lb_le16(e + 34);
 	p->type = protector_type(p->raw_type);
 	while (pos + ENTRY_HDR <= esz) {
-		uint16_t nsz = le16(e + pos);
+		uint16_t nsz = lb_le16(e + pos);
 
 		if (nsz == 0)
 			break;
@@ -327,8 +285,8 @@ static int parse_vmk(const uint8_t *e, uint16_t esz, struct lb_bitlocker_info *o
 			return lb_err_set(err, LB_EK_INPUT, 0,
 			                  "BitLocker metadata damaged (copy %u): protector %s has a nested"
 			                  " entry of bad size %u", copy + 1, p->guid, nsz);
-		if (le16(e + pos + 4) == 2 && !p->name[0])
-			utf16le_to_utf8(e + pos + ENTRY_HDR, nsz - ENTRY_HDR, p->name, sizeof(p->name));
+		if (lb_le16(e + pos + 4) == 2 && !p->name[0])
+			utf16le_field(e + pos + ENTRY_HDR, nsz - ENTRY_HDR, p->name, sizeof(p->name));
 		pos += nsz;
 	}
 	if (p->type == LB_BLP_CLEAR_KEY)
@@ -343,12 +301,12 @@ static int parse_block(const uint8_t *blk, uint32_t blk_size, const uint64_t hdr
                        unsigned copy, struct lb_bitlocker_info *out, struct lb_err *err)
 {
 	const uint8_t *m = blk + BLOCK_HDR;
-	uint32_t msize = le32(m), mver = le32(m + 4), mhdr = le32(m + 8), mcopy = le32(m + 12);
-	uint32_t crc_disk = le32(blk + blk_size + 4), crc;
+	uint32_t msize = lb_le32(m), mver = lb_le32(m + 4), mhdr = lb_le32(m + 8), mcopy = lb_le32(m + 12);
+	uint32_t crc_disk = lb_le32(blk + blk_size + 4), crc;
 	uint32_t pos, end;
 
 	for (int i = 0; i < 3; i++)
-		if (le64(blk + 32 + 8 * i) != hdr_offs[i])
+		if (lb_le64(blk + 32 + 8 * i) != hdr_offs[i])
 			return lb_err_set(err, LB_EK_INPUT, 0,
 			                  "BitLocker metadata damaged (copy %u): its copy offsets disagree"
 			                  " with the volume header", copy + 1);
@@ -358,22 +316,22 @@ static int parse_block(const uint8_t *blk, uint32_t blk_size, const uint64_t hdr
 		                  "BitLocker metadata damaged (copy %u): bad header (size %" PRIu32
 		                  ", copy %" PRIu32 ", header %" PRIu32 ", version %" PRIu32
 		                  ", block %" PRIu32 ")", copy + 1, msize, mcopy, mhdr, mver, blk_size);
-	crc = crc32_ieee(blk, blk_size);
+	crc = lb_crc32(blk, blk_size);
 	if (crc != crc_disk)
 		return lb_err_set(err, LB_EK_INPUT, 0,
 		                  "BitLocker metadata damaged (copy %u): CRC32 %08" PRIx32
 		                  " does not match the stored %08" PRIx32, copy + 1, crc, crc_disk);
 
-	out->curr_state = le16(blk + 12);
-	out->next_state = le16(blk + 14);
+	out->curr_state = lb_le16(blk + 12);
+	out->next_state = lb_le16(blk + 14);
 	out->state = out->curr_state <= 5 ? (enum lb_bl_state)out->curr_state : LB_BLS_UNKNOWN;
 	out->fully_encrypted = out->curr_state == LB_BLS_ENCRYPTED && out->next_state == LB_BLS_ENCRYPTED;
-	out->volume_size = le64(blk + 16);
-	out->boot_backup_sectors = le32(blk + 28);
-	out->boot_backup_offset = le64(blk + 56);
+	out->volume_size = lb_le64(blk + 16);
+	out->boot_backup_sectors = lb_le32(blk + 28);
+	out->boot_backup_offset = lb_le64(blk + 56);
 	lb_guid_format(m + 16, out->volume_guid);
-	out->method = le16(m + 36);
-	out->created = le64(m + 40);
+	out->method = lb_le16(m + 36);
+	out->created = lb_le64(m + 40);
 	switch (out->method) {
 	case 0x8000: out->cipher = "aes-cbc-elephant"; out->key_bits = 128; break;
 	case 0x8001: out->cipher = "aes-cbc-elephant"; out->key_bits = 256; break;
@@ -390,7 +348,7 @@ static int parse_block(const uint8_t *blk, uint32_t blk_size, const uint64_t hdr
 	pos = BLOCK_HDR + META_HDR;
 	end = BLOCK_HDR + msize;
 	while (pos + ENTRY_HDR <= end) {
-		uint16_t esz = le16(blk + pos), etype = le16(blk + pos + 2), vtype = le16(blk + pos + 4);
+		uint16_t esz = lb_le16(blk + pos), etype = lb_le16(blk + pos + 2), vtype = lb_le16(blk + pos + 4);
 
 		if (esz == 0)
 			break;
@@ -402,8 +360,8 @@ static int parse_block(const uint8_t *blk, uint32_t blk_size, const uint64_t hdr
 			if (parse_vmk(blk + pos, esz, out, copy, pos, err))
 				return -1;
 		} else if (etype == 7 && vtype == 2 && !out->description[0]) {
-			utf16le_to_utf8(blk + pos + ENTRY_HDR, esz - ENTRY_HDR, out->description,
-			                sizeof(out->description));
+			utf16le_field(blk + pos + ENTRY_HDR, esz - ENTRY_HDR, out->description,
+			              sizeof(out->description));
 		}
 		pos += esz;
 	}
@@ -444,13 +402,13 @@ static int probe(const struct reader *r, struct lb_bitlocker_info *out, struct l
 		return lb_err_set(err, LB_EK_INPUT, 0, "not a BitLocker volume (no -FVE-FS- signature)");
 	}
 	out->encrypt_on_write = memcmp(vh + guid_at, GUID_EOW, 16) == 0;
-	out->sector_size = le16(vh + 0x0B);
+	out->sector_size = lb_le16(vh + 0x0B);
 	if (out->sector_size != 512 && out->sector_size != 1024 && out->sector_size != 2048 &&
 	    out->sector_size != 4096)
 		return lb_err_set(err, LB_EK_INPUT, 0,
 		                  "BitLocker volume header damaged: sector size %u", out->sector_size);
 	for (int i = 0; i < 3; i++)
-		out->metadata_offset[i] = le64(vh + off_at + 8 * i);
+		out->metadata_offset[i] = lb_le64(vh + off_at + 8 * i);
 
 	blk = malloc(LB_BITLOCKER_FVE_BLOCK_MAX + 8);
 	if (!blk)
@@ -476,7 +434,7 @@ static int probe(const struct reader *r, struct lb_bitlocker_info *out, struct l
 			           "BitLocker metadata damaged: copy %u has no -FVE-FS- signature", c + 1);
 			goto bad;
 		}
-		ver = le16(blk + 10);
+		ver = lb_le16(blk + 10);
 		if (ver != 2) {
 			if (ver == 1)
 				lb_err_set(&e, LB_EK_INPUT, 0,
@@ -487,7 +445,7 @@ static int probe(const struct reader *r, struct lb_bitlocker_info *out, struct l
 				           c + 1, ver);
 			goto bad;
 		}
-		blk_size = (uint32_t)le16(blk + 8) * 16u;
+		blk_size = (uint32_t)lb_le16(blk + 8) * 16u;
 		if (blk_size < BLOCK_HDR + META_HDR || blk_size > LB_BITLOCKER_FVE_BLOCK_MAX) {
 			lb_err_set(&e, LB_EK_INPUT, 0,
 			           "BitLocker metadata damaged: copy %u has block size %" PRIu32, c + 1,

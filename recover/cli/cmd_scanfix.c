@@ -96,263 +96,325 @@ enum { O_PLAYBOOK = 256, O_REPORT, O_JSON, O_EVIDENCE, O_FORCE, O_DELETE, O_DHIB
        O_RJOURNAL, O_EXCLUDE, O_FAULT,
        O_JOBS, O_REPORTDIR, O_PARAM, O_UPLOAD, O_UPTOKEN, O_UPCA, O_UPSPOOL };
 
-static int run(int argc, char **argv, bool fix)
-{
-	static const struct option lopts[] = {
-		{ "playbook", required_argument, NULL, O_PLAYBOOK },
-		{ "report", required_argument, NULL, O_REPORT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "evidence", required_argument, NULL, O_EVIDENCE },
-		{ "force", no_argument, NULL, O_FORCE },
-		{ "delete", no_argument, NULL, O_DELETE },
-		{ "discard-hibernation", no_argument, NULL, O_DHIBER },
-		{ "discard-journal", no_argument, NULL, O_DJOURNAL },
-		{ "replay-journal", no_argument, NULL, O_RJOURNAL },
-		{ "exclude", required_argument, NULL, O_EXCLUDE },
-#ifdef LB_TEST_HOOKS
-		{ "fault-inject", required_argument, NULL, O_FAULT },
-#endif
-		CMD_KEYOPTS_LONGOPTS,
-		{ "jobs", required_argument, NULL, O_JOBS },
-		{ "report-dir", required_argument, NULL, O_REPORTDIR },
-		{ "upload", required_argument, NULL, O_UPLOAD },
-		{ "upload-token-file", required_argument, NULL, O_UPTOKEN },
-		{ "upload-ca-file", required_argument, NULL, O_UPCA },
-		{ "upload-spool", required_argument, NULL, O_UPSPOOL },
-		{ "param", required_argument, NULL, O_PARAM },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const struct lb_playbook *pbs[16];
-	struct lb_playbook *loaded[16];
+/* Everything the command line says, before anything is opened. */
+struct scanfix {
+	bool fix, json;
 	const char *pbnames[16];
+	size_t npbs;
 	struct lb_pb_param_value pvals[32];
 	char pbuf[32][256];
-	size_t npvals = 0;
+	size_t npvals;
 	const char *excl[64];
-	size_t npbs = 0, nexcl = 0;
+	size_t nexcl;
 	struct lb_options o;
 #ifdef LB_TEST_HOOKS
 	struct lb_fault fault;
 #endif
 	struct cmd_keyopts keys;
-	int jobs = 0;
-	const char *report_dir = "loopbreaker-reports";
-	const char *upload_url = NULL;
+	int jobs;
+	const char *report_dir, *report_path, *upload_url;
 	struct lb_upload_opts upopts;
+	const struct lb_playbook *pbs[16];
+	struct lb_playbook *loaded[16];
+};
+
+static const struct option lopts[] = {
+	{ "playbook", required_argument, NULL, O_PLAYBOOK },
+	{ "report", required_argument, NULL, O_REPORT },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "evidence", required_argument, NULL, O_EVIDENCE },
+	{ "force", no_argument, NULL, O_FORCE },
+	{ "delete", no_argument, NULL, O_DELETE },
+	{ "discard-hibernation", no_argument, NULL, O_DHIBER },
+	{ "discard-journal", no_argument, NULL, O_DJOURNAL },
+	{ "replay-journal", no_argument, NULL, O_RJOURNAL },
+	{ "exclude", required_argument, NULL, O_EXCLUDE },
+#ifdef LB_TEST_HOOKS
+	{ "fault-inject", required_argument, NULL, O_FAULT },
+#endif
+	CMD_KEYOPTS_LONGOPTS,
+	{ "jobs", required_argument, NULL, O_JOBS },
+	{ "report-dir", required_argument, NULL, O_REPORTDIR },
+	{ "upload", required_argument, NULL, O_UPLOAD },
+	{ "upload-token-file", required_argument, NULL, O_UPTOKEN },
+	{ "upload-ca-file", required_argument, NULL, O_UPCA },
+	{ "upload-spool", required_argument, NULL, O_UPSPOOL },
+	{ "param", required_argument, NULL, O_PARAM },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option into sf: 0, or -1 after saying why (a usage error). */
+static int take_option(struct scanfix *sf, int c, const char *opt, const char *arg)
+{
+	const char *eq;
+
+	if (!sf->fix && (c == O_EVIDENCE || c == O_FORCE || c == O_DELETE || c == O_DHIBER ||
+	                 c == O_DJOURNAL || c == O_RJOURNAL)) {
+		fprintf(stderr, "loopbreaker scan: %s is a fix option (scan never writes)\n", opt);
+		return -1;
+	}
+	switch (c) {
+	case O_PLAYBOOK:
+		if (sf->npbs == sizeof(sf->pbnames) / sizeof(sf->pbnames[0])) {
+			fprintf(stderr, "loopbreaker: too many --playbook options\n");
+			return -1;
+		}
+		sf->pbnames[sf->npbs++] = arg; /* loaded once all --param are known */
+		return 0;
+	case O_PARAM:
+		eq = strchr(arg, '=');
+		if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(sf->pbuf[0]) ||
+		    sf->npvals == sizeof(sf->pvals) / sizeof(sf->pvals[0])) {
+			fprintf(stderr, "loopbreaker: --param takes NAME=VALUE\n");
+			return -1;
+		}
+		snprintf(sf->pbuf[sf->npvals], sizeof(sf->pbuf[0]), "%.*s", (int)(eq - arg), arg);
+		sf->pvals[sf->npvals].name = sf->pbuf[sf->npvals];
+		sf->pvals[sf->npvals].value = eq + 1;
+		sf->npvals++;
+		return 0;
+	case O_REPORT: sf->report_path = arg; return 0;
+	case O_JSON: sf->json = true; return 0;
+	case O_EVIDENCE: sf->o.evidence_path = arg; return 0;
+	case O_FORCE: sf->o.force = true; return 0;
+	case O_DELETE: sf->o.delete_files = true; return 0;
+	case O_DHIBER: sf->o.discard_hibernation = true; return 0;
+	case O_DJOURNAL: sf->o.discard_journal = true; return 0;
+	case O_RJOURNAL: sf->o.replay_journal = true; return 0;
+	case O_EXCLUDE:
+		if (sf->nexcl < sizeof(sf->excl) / sizeof(sf->excl[0]))
+			sf->excl[sf->nexcl++] = arg;
+		return 0;
+#ifdef LB_TEST_HOOKS
+	case O_FAULT:
+		if (lb_fault_parse(arg, &sf->fault)) {
+			fprintf(stderr, "loopbreaker: --fault-inject takes cut:N or eio:N\n");
+			return -1;
+		}
+		sf->o.wrap_io = lb_io_fault_wrap;
+		sf->o.wrap_ctx = &sf->fault;
+		return 0;
+#endif
+	case O_JOBS:
+		sf->jobs = atoi(arg);
+		if (sf->jobs < 1 || sf->jobs > 256) {
+			fprintf(stderr, "loopbreaker: --jobs takes a number from 1 to 256\n");
+			return -1;
+		}
+		return 0;
+	case O_REPORTDIR: sf->report_dir = arg; return 0;
+	case O_UPLOAD: sf->upload_url = arg; return 0;
+	case O_UPTOKEN: sf->upopts.token_file = arg; return 0;
+	case O_UPCA: sf->upopts.ca_file = arg; return 0;
+	case O_UPSPOOL: sf->upopts.spool_dir = arg; return 0;
+	default:
+		if (cmd_keyopts_option(&sf->keys, c, arg))
+			return 0;
+		fprintf(stderr, "try 'loopbreaker %s --help'\n", sf->fix ? "fix" : "scan");
+		return -1;
+	}
+}
+
+/* Playbooks: built-in names or files, parameters substituted.  A bad
+ * playbook or parameter stops everything before any target is opened.
+ * 0, or the exit status after saying why (nothing left loaded). */
+static int load_playbooks(struct scanfix *sf)
+{
+	struct lb_err err;
+
+	if (sf->npbs == 0)
+		sf->pbnames[sf->npbs++] = "crowdstrike-2024-07-19";
+	for (size_t i = 0; i < sf->npbs; i++) {
+		lb_err_clear(&err);
+		if (lb_playbook_load(sf->pbnames[i], sf->pvals, sf->npvals, &sf->loaded[i], &err)) {
+			fprintf(stderr, "loopbreaker: %s\n", err.msg);
+			for (size_t k = 0; k < i; k++)
+				lb_playbook_free(sf->loaded[k]);
+			sf->npbs = 0;
+			return lb_exit_for(err.kind);
+		}
+		sf->pbs[i] = sf->loaded[i];
+	}
+	for (size_t k = 0; k < sf->npvals; k++) {
+		bool used = false;
+
+		for (size_t i = 0; i < sf->npbs && !used; i++)
+			used = lb_playbook_has_param(sf->loaded[i], sf->pvals[k].name);
+		if (!used) {
+			fprintf(stderr, "loopbreaker: --param %s: no selected playbook has this "
+			        "parameter\n", sf->pvals[k].name);
+			for (size_t i = 0; i < sf->npbs; i++)
+				lb_playbook_free(sf->loaded[i]);
+			sf->npbs = 0;
+			return LB_EXIT_INPUT;
+		}
+	}
+	return 0;
+}
+
+/* Upload the report of a single run (batch mode uploads per disk). */
+static void upload_report(const struct scanfix *sf, json_t *report)
+{
+	const char *rp = sf->report_path;
+	json_t *ev = json_object_get(report, "evidence");
 	char tmp_report[256] = "";
-	const char *report_path = NULL;
-	bool json = false;
+	struct lb_err err;
+
+	if (!rp) {
+		const char *td = getenv("TMPDIR");
+		int fd;
+
+		snprintf(tmp_report, sizeof(tmp_report), "%s/loopbreaker-report-XXXXXX.json",
+		         td && *td ? td : "/tmp");
+		fd = mkstemps(tmp_report, 5);
+		if (fd >= 0) {
+			close(fd);
+			lb_err_clear(&err);
+			if (lb_report_write(report, tmp_report, &err) == 0)
+				rp = tmp_report;
+		} else {
+			tmp_report[0] = '\0';
+		}
+	}
+	if (rp)
+		lb_upload_after_fix(sf->upload_url, rp,
+		                    json_string_value(json_object_get(ev, "path")), &sf->upopts, stderr);
+	else
+		fprintf(stderr, "loopbreaker: warning: report not uploaded (no temporary file)\n");
+	if (tmp_report[0])
+		unlink(tmp_report);
+}
+
+static void print_batch_summary(json_t *report, const char *report_dir)
+{
+	json_t *d;
+	size_t i;
+
+	json_array_foreach(json_object_get(report, "disks"), i, d)
+		printf("%-16s %s %s\n", json_string_value(json_object_get(d, "status")),
+		       json_string_value(json_object_get(d, "path")),
+		       json_string_value(json_object_get(d, "hostname")) ?
+		       json_string_value(json_object_get(d, "hostname")) : "");
+	d = json_object_get(report, "totals");
+	printf("RESULT: %s (%lld fixed, %lld clean, %lld need attention, %lld errors; reports "
+	       "in %s)\n", json_string_value(json_object_get(report, "status")),
+	       (long long)json_integer_value(json_object_get(d, "fixed")),
+	       (long long)json_integer_value(json_object_get(d, "clean")),
+	       (long long)json_integer_value(json_object_get(d, "needs_attention")),
+	       (long long)json_integer_value(json_object_get(d, "error")), report_dir);
+}
+
+/* Targets from the command line, else every local disk (*discovered is
+ * then the malloc'd list to free). */
+static const char *const *targets_of(struct scanfix *sf, int argc, char **argv, size_t *n,
+                                     char ***discovered)
+{
+	*discovered = NULL;
+	if (optind < argc) {
+		*n = (size_t)(argc - optind);
+		return (const char *const *)argv + optind;
+	}
+	*discovered = lb_engine_discover(sf->excl, sf->nexcl);
+	for (*n = 0; *discovered && (*discovered)[*n]; (*n)++)
+		;
+	if (*n == 0)
+		fprintf(stderr, "loopbreaker: no local disks found\n");
+	return (const char *const *)*discovered;
+}
+
+static int run_parsed(struct scanfix *sf, int argc, char **argv)
+{
 	char **discovered = NULL;
 	const char *const *targets;
 	size_t ntargets;
 	json_t *report = NULL;
 	struct lb_err err;
-	int c, ex;
+	int ex;
 
-	memset(&o, 0, sizeof(o));
-	cmd_keyopts_init(&keys);
-	memset(&upopts, 0, sizeof(upopts));
-	o.fix = fix;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
-		if (!fix && (c == O_EVIDENCE || c == O_FORCE || c == O_DELETE || c == O_DHIBER ||
-		             c == O_DJOURNAL || c == O_RJOURNAL)) {
-			fprintf(stderr, "loopbreaker scan: %s is a fix option (scan never writes)\n",
-			        argv[optind - 1]);
-			return LB_EXIT_INPUT;
-		}
-		switch (c) {
-		case O_PLAYBOOK:
-			if (npbs == sizeof(pbs) / sizeof(pbs[0])) {
-				fprintf(stderr, "loopbreaker: too many --playbook options\n");
-				return LB_EXIT_INPUT;
-			}
-			pbnames[npbs++] = optarg; /* loaded once all --param are known */
-			break;
-		case O_PARAM: {
-			const char *eq = strchr(optarg, '=');
-
-			if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(pbuf[0]) ||
-			    npvals == sizeof(pvals) / sizeof(pvals[0])) {
-				fprintf(stderr, "loopbreaker: --param takes NAME=VALUE\n");
-				return LB_EXIT_INPUT;
-			}
-			snprintf(pbuf[npvals], sizeof(pbuf[0]), "%.*s", (int)(eq - optarg), optarg);
-			pvals[npvals].name = pbuf[npvals];
-			pvals[npvals].value = eq + 1;
-			npvals++;
-			break;
-		}
-		case O_REPORT: report_path = optarg; break;
-		case O_JSON: json = true; break;
-		case O_EVIDENCE: o.evidence_path = optarg; break;
-		case O_FORCE: o.force = true; break;
-		case O_DELETE: o.delete_files = true; break;
-		case O_DHIBER: o.discard_hibernation = true; break;
-		case O_DJOURNAL: o.discard_journal = true; break;
-		case O_RJOURNAL: o.replay_journal = true; break;
-		case O_EXCLUDE:
-			if (nexcl < sizeof(excl) / sizeof(excl[0]))
-				excl[nexcl++] = optarg;
-			break;
-#ifdef LB_TEST_HOOKS
-		case O_FAULT:
-			if (lb_fault_parse(optarg, &fault)) {
-				fprintf(stderr, "loopbreaker: --fault-inject takes cut:N or eio:N\n");
-				return LB_EXIT_INPUT;
-			}
-			o.wrap_io = lb_io_fault_wrap;
-			o.wrap_ctx = &fault;
-			break;
-#endif
-		case O_JOBS:
-			jobs = atoi(optarg);
-			if (jobs < 1 || jobs > 256) {
-				fprintf(stderr, "loopbreaker: --jobs takes a number from 1 to 256\n");
-				return LB_EXIT_INPUT;
-			}
-			break;
-		case O_REPORTDIR: report_dir = optarg; break;
-		case O_UPLOAD: upload_url = optarg; break;
-		case O_UPTOKEN: upopts.token_file = optarg; break;
-		case O_UPCA: upopts.ca_file = optarg; break;
-		case O_UPSPOOL: upopts.spool_dir = optarg; break;
-		case 'h': help(fix); return 0;
-		default:
-			if (cmd_keyopts_option(&keys, c, optarg))
-				break;
-			fprintf(stderr, "try 'loopbreaker %s --help'\n", fix ? "fix" : "scan");
-			return LB_EXIT_INPUT;
-		}
-	}
-	if (o.replay_journal && o.discard_journal) {
-		fprintf(stderr, "loopbreaker fix: --replay-journal and --discard-journal exclude each "
-		        "other\n");
-		return LB_EXIT_INPUT;
-	}
-	if (npbs == 0)
-		pbnames[npbs++] = "crowdstrike-2024-07-19";
-	/* Playbooks: built-in names or files, parameters substituted.  A bad
-	 * playbook or parameter stops everything before any target is opened. */
-	for (size_t i = 0; i < npbs; i++) {
-		lb_err_clear(&err);
-		if (lb_playbook_load(pbnames[i], pvals, npvals, &loaded[i], &err)) {
-			fprintf(stderr, "loopbreaker: %s\n", err.msg);
-			for (size_t k = 0; k < i; k++)
-				lb_playbook_free(loaded[k]);
-			return LB_EXIT_INPUT;
-		}
-		pbs[i] = loaded[i];
-	}
-	for (size_t k = 0; k < npvals; k++) {
-		bool used = false;
-
-		for (size_t i = 0; i < npbs && !used; i++)
-			used = lb_playbook_has_param(loaded[i], pvals[k].name);
-		if (!used) {
-			fprintf(stderr, "loopbreaker: --param %s: no selected playbook has this "
-			        "parameter\n", pvals[k].name);
-			for (size_t i = 0; i < npbs; i++)
-				lb_playbook_free(loaded[i]);
-			return LB_EXIT_INPUT;
-		}
-	}
-	o.playbooks = pbs;
-	o.nplaybooks = npbs;
-	o.exclude = excl;
-	o.nexclude = nexcl;
-	if (optind < argc) {
-		targets = (const char *const *)argv + optind;
-		ntargets = (size_t)(argc - optind);
-	} else {
-		discovered = lb_engine_discover(excl, nexcl);
-		targets = (const char *const *)discovered;
-		for (ntargets = 0; discovered && discovered[ntargets]; ntargets++)
-			;
-		if (ntargets == 0)
-			fprintf(stderr, "loopbreaker: no local disks found\n");
-	}
-	if ((ex = cmd_keyopts_load(&keys)) != 0) {
-		for (size_t k = 0; k < npbs; k++)
-			lb_playbook_free(loaded[k]);
+	if ((ex = load_playbooks(sf)) != 0)
 		return ex;
-	}
-	o.unlock = &keys.unlock;
-	if (jobs && o.evidence_path) {
+	sf->o.playbooks = sf->pbs;
+	sf->o.nplaybooks = sf->npbs;
+	sf->o.exclude = sf->excl;
+	sf->o.nexclude = sf->nexcl;
+	targets = targets_of(sf, argc, argv, &ntargets, &discovered);
+	if ((ex = cmd_keyopts_load(&sf->keys)) != 0)
+		goto out;
+	sf->o.unlock = &sf->keys.unlock;
+	if (sf->jobs && sf->o.evidence_path) {
 		fprintf(stderr, "loopbreaker: with --jobs each disk's bundle goes to --report-dir; "
 		        "--evidence is not used\n");
-		o.evidence_path = NULL;
+		sf->o.evidence_path = NULL;
 	}
-	if (jobs)
-		ex = lb_batch_run(&o, targets, ntargets, jobs, report_dir, &report);
+	if (sf->jobs)
+		ex = lb_batch_run(&sf->o, targets, ntargets, sf->jobs, sf->report_dir, &report);
 	else
-		ex = lb_engine_run(&o, targets, ntargets, &report);
-	cmd_keyopts_free(&keys);
-	if (report_path) {
+		ex = lb_engine_run(&sf->o, targets, ntargets, &report);
+	cmd_keyopts_free(&sf->keys);
+	if (sf->report_path) {
 		lb_err_clear(&err);
-		if (lb_report_write(report, report_path, &err)) {
+		if (lb_report_write(report, sf->report_path, &err)) {
 			fprintf(stderr, "loopbreaker: %s\n", err.msg);
-			if (ex < LB_EXIT_INTERNAL)
-				ex = LB_EXIT_INTERNAL;
+			/* docs/usage.md: a report that cannot be written is at least 3 */
+			ex = lb_exit_worse(ex, LB_EXIT_INTERNAL);
 		}
 	}
-	if (upload_url && !jobs) {
-		const char *rp = report_path;
-		json_t *ev = json_object_get(report, "evidence");
-
-		if (!rp) {
-			const char *td = getenv("TMPDIR");
-			int fd;
-
-			snprintf(tmp_report, sizeof(tmp_report), "%s/loopbreaker-report-XXXXXX.json",
-			         td && *td ? td : "/tmp");
-			fd = mkstemps(tmp_report, 5);
-			if (fd >= 0) {
-				close(fd);
-				lb_err_clear(&err);
-				if (lb_report_write(report, tmp_report, &err) == 0)
-					rp = tmp_report;
-			}
-		}
-		if (rp)
-			lb_upload_after_fix(upload_url, rp, json_string_value(json_object_get(ev, "path")),
-			                    &upopts, stderr);
-		else
-			fprintf(stderr, "loopbreaker: warning: report not uploaded (no temporary file)\n");
-		if (tmp_report[0])
-			unlink(tmp_report);
-	}
-	if (json) {
+	if (sf->upload_url && !sf->jobs)
+		upload_report(sf, report);
+	if (sf->json) {
 		json_dumpf(report, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
-	} else if (jobs) {
-		json_t *d;
-		size_t i;
-
-		json_array_foreach(json_object_get(report, "disks"), i, d)
-			printf("%-16s %s %s\n", json_string_value(json_object_get(d, "status")),
-			       json_string_value(json_object_get(d, "path")),
-			       json_string_value(json_object_get(d, "hostname")) ?
-			       json_string_value(json_object_get(d, "hostname")) : "");
-		d = json_object_get(report, "totals");
-		printf("RESULT: %s (%lld fixed, %lld clean, %lld need attention, %lld errors; reports "
-		       "in %s)\n", json_string_value(json_object_get(report, "status")),
-		       (long long)json_integer_value(json_object_get(d, "fixed")),
-		       (long long)json_integer_value(json_object_get(d, "clean")),
-		       (long long)json_integer_value(json_object_get(d, "needs_attention")),
-		       (long long)json_integer_value(json_object_get(d, "error")), report_dir);
+	} else if (sf->jobs) {
+		print_batch_summary(report, sf->report_dir);
 	} else {
 		lb_report_summary(report, stdout);
 	}
 	json_decref(report);
-	for (size_t i = 0; i < npbs; i++)
-		lb_playbook_free(loaded[i]);
+out:
+	for (size_t i = 0; i < sf->npbs; i++)
+		lb_playbook_free(sf->loaded[i]);
 	if (discovered) {
 		for (size_t i = 0; discovered[i]; i++)
 			free(discovered[i]);
 		free(discovered);
 	}
+	return ex;
+}
+
+static int run(int argc, char **argv, bool fix)
+{
+	struct scanfix *sf = calloc(1, sizeof(*sf));
+	int c, ex;
+
+	if (!sf) {
+		fprintf(stderr, "loopbreaker: out of memory\n");
+		return LB_EXIT_INTERNAL;
+	}
+	cmd_keyopts_init(&sf->keys);
+	sf->fix = sf->o.fix = fix;
+	sf->report_dir = "loopbreaker-reports";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		if (c == 'h') {
+			help(fix);
+			free(sf);
+			return 0;
+		}
+		if (take_option(sf, c, argv[optind - 1], optarg)) {
+			cmd_keyopts_free(&sf->keys);
+			free(sf);
+			return LB_EXIT_INPUT;
+		}
+	}
+	if (sf->o.replay_journal && sf->o.discard_journal) {
+		fprintf(stderr, "loopbreaker fix: --replay-journal and --discard-journal exclude each "
+		        "other\n");
+		ex = LB_EXIT_INPUT;
+	} else {
+		ex = run_parsed(sf, argc, argv);
+	}
+	free(sf);
 	return ex;
 }
 

@@ -20,15 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+#include "lb_bytes.h"
 
 /* Applies the update-sequence fixups of one record in place.  Returns 0 if
  * the header is sane and every sector ends with the sequence number. */
 static int fixup(uint8_t *rec, uint32_t size)
 {
-	uint16_t usa_ofs = le16(rec + 4), usa_cnt = le16(rec + 6);
+	uint16_t usa_ofs = lb_le16(rec + 4), usa_cnt = lb_le16(rec + 6);
 
 	if (usa_cnt != size / 512 + 1 || usa_ofs & 1 || (uint32_t)usa_ofs + 2u * usa_cnt > size)
 		return -1;
@@ -45,18 +43,18 @@ static int fixup(uint8_t *rec, uint32_t size)
 /* Is this fixed-up $MFT record i something to trust over its mirror? */
 static const char *record_unsound(const uint8_t *rec, uint32_t size, unsigned i)
 {
-	uint32_t used = le32(rec + 0x18), alloc = le32(rec + 0x1C), a = le16(rec + 0x14);
+	uint32_t used = lb_le32(rec + 0x18), alloc = lb_le32(rec + 0x1C), a = lb_le16(rec + 0x14);
 
 	if (memcmp(rec, "FILE", 4))
 		return "no FILE signature";
-	if (!(le16(rec + 0x16) & 1))
+	if (!(lb_le16(rec + 0x16) & 1))
 		return "not in use";
 	if (alloc != size || used > size || a < 0x30 || a >= used)
 		return "header sizes out of range";
-	if (le16(rec + 4) >= 0x30 && le32(rec + 0x2C) != i)
+	if (lb_le16(rec + 4) >= 0x30 && lb_le32(rec + 0x2C) != i)
 		return "record number does not match its place";
 	while (a + 8 <= used) {
-		uint32_t type = le32(rec + a), len = le32(rec + a + 4);
+		uint32_t type = lb_le32(rec + a), len = lb_le32(rec + a + 4);
 
 		if (type == 0xFFFFFFFFu)
 			return NULL;
@@ -86,7 +84,7 @@ int lb_mftmirr_check(struct lb_io *io, struct lb_mftmirr *m, struct lb_err *err)
 		return -1;
 	if (memcmp(bs + 3, "NTFS    ", 8))
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not an NTFS boot sector", io->name);
-	bps = le16(bs + 0x0B);
+	bps = lb_le16(bs + 0x0B);
 	/* > 0x80: a power of two, 2^(256 - value); beyond 2^12 is no volume */
 	spc = bs[0x0D] <= 0x80 ? bs[0x0D] : bs[0x0D] >= 256 - 12 ? 1u << (256 - bs[0x0D]) : 0;
 	cpr = (int8_t)bs[0x40];
@@ -108,11 +106,11 @@ int lb_mftmirr_check(struct lb_io *io, struct lb_mftmirr *m, struct lb_err *err)
 	if (m->nrecords > 32)
 		m->nrecords = 32;
 	span = (uint64_t)m->nrecords * rs;
-	if (le64(bs + 0x30) > io->size / cluster || le64(bs + 0x38) > io->size / cluster)
+	if (lb_le64(bs + 0x30) > io->size / cluster || lb_le64(bs + 0x38) > io->size / cluster)
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: $MFT or $MFTMirr lies past the volume",
 		                  io->name);
-	mft_off = le64(bs + 0x30) * cluster;
-	mirr_off = le64(bs + 0x38) * cluster;
+	mft_off = lb_le64(bs + 0x30) * cluster;
+	mirr_off = lb_le64(bs + 0x38) * cluster;
 	if (mft_off + span > io->size || mirr_off + span > io->size)
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: $MFT or $MFTMirr lies past the volume",
 		                  io->name);
@@ -152,7 +150,7 @@ int lb_mftmirr_check(struct lb_io *io, struct lb_mftmirr *m, struct lb_err *err)
 			snprintf(m->why, sizeof(m->why), "$MFT record %u fails its update-sequence check", i);
 			break;
 		}
-		used = le32(ra + 0x18);
+		used = lb_le32(ra + 0x18);
 		if (used > rs)
 			used = rs;
 		(void)fixup(rb, rs); /* a torn mirror record simply differs */
