@@ -1,5 +1,6 @@
 /* lb_err.c - error context helpers. */
 #include "lb_err.h"
+#include "lb_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ int lb_err_set(struct lb_err *err, enum lb_errkind kind, int sys_errno,
 		snprintf(err->msg + len, sizeof(err->msg) - len, ": %s",
 		         strerror(sys_errno));
 	}
+	lb_redact_digits(err->msg);
 	return -1;
 }
 
@@ -58,6 +60,7 @@ int lb_err_wrap(struct lb_err *err, const char *fmt, ...)
 	}
 	if (err->kind == LB_EK_NONE)
 		err->kind = LB_EK_INTERNAL;
+	lb_redact_digits(err->msg);
 	return -1;
 }
 

@@ -89,3 +89,50 @@ bool lb_glob_match(const char *pattern, const char *name)
 {
 	return fnmatch(pattern, name, FNM_CASEFOLD | FNM_NOESCAPE) == 0;
 }
+
+/* Is c part of a word (so a digit run next to it is part of a larger
+ * token, such as a hex hash or a GUID, not a key on its own)? */
+static bool wordch(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       c == '_';
+}
+
+size_t lb_redact_digits(char *s)
+{
+	size_t runs = 0;
+
+	for (char *p = s; *p;) {
+		char *start, *end, *last_digit = NULL;
+		size_t digits = 0;
+		bool joined;
+
+		if (*p < '0' || *p > '9') {
+			p++;
+			continue;
+		}
+		/* a run: digits, with single dashes between digits */
+		start = p;
+		for (end = p; *end; end++) {
+			if (*end >= '0' && *end <= '9') {
+				digits++;
+				last_digit = end;
+			} else if (*end != '-' || !(end[1] >= '0' && end[1] <= '9')) {
+				break;
+			}
+		}
+		/* inside a larger token: "…a1b2-0123…" (hex, GUID) on either side */
+		joined = (start > s && wordch(start[-1])) ||
+		         (start > s + 1 && start[-1] == '-' && wordch(start[-2])) ||
+		         wordch(last_digit[1]) ||
+		         (last_digit[1] == '-' && wordch(last_digit[2]));
+		if (digits >= LB_REDACT_DIGITS && !joined) {
+			for (char *q = start; q <= last_digit; q++)
+				if (*q != '-')
+					*q = '#';
+			runs++;
+		}
+		p = last_digit + 1;
+	}
+	return runs;
+}
