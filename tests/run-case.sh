@@ -30,11 +30,20 @@ export LB_MKIMAGE_CACHE=${LB_MKIMAGE_CACHE:-$LB_BUILD/tests-work/mkimage-cache}
 C_FAILS=0
 C_CHECKS=0
 C_MOUNTS=()
+C_IN_SCRIPT=0
 cleanup() {
 	local m
 	for m in "${C_MOUNTS[@]}"; do mountpoint -q "$m" && umount "$m"; done
 }
-trap cleanup EXIT
+on_exit() {
+	cleanup
+	# `exit` inside the sourced script: never a pass
+	if [ "$C_IN_SCRIPT" = 1 ]; then
+		echo "FAIL [$CASE]: the script called exit before its end" >&2
+		exit 1
+	fi
+}
+trap on_exit EXIT
 
 fail() { echo "FAIL [$CASE]: $*" >&2; C_FAILS=$((C_FAILS + 1)); }
 ok() { C_CHECKS=$((C_CHECKS + 1)); }
@@ -459,9 +468,22 @@ for spec in "$case_dir"/*.spec; do
 	mkimage "$spec" || { echo "[$CASE] FAIL (image)"; exit 1; }
 done
 gen=$(date +%s.%N)
+# The script must run to its last line: a syntax error or a `return` half-way
+# would otherwise end the source early and the case pass on fewer checks.
+# A copy with a sentinel as its last command tells the two apart.
+C_SCRIPT_END=0
+{ cat "$case_dir/script"; printf '\nC_SCRIPT_END=1\n'; } > "$WORK/.script"
+C_IN_SCRIPT=1
 # shellcheck source=/dev/null
-. "$case_dir/script"
+. "$WORK/.script"
+C_IN_SCRIPT=0
 end=$(date +%s.%N)
+if [ "$C_SCRIPT_END" != 1 ]; then
+	fail "the script stopped before its end (a syntax error, 'return' or 'exit' half-way)"
+fi
+if [ "$C_CHECKS" = 0 ]; then
+	fail "the script ran no check"
+fi
 times=$("$PY" -c "import sys; a,b,c=map(float,sys.argv[1:]); print('images %.1fs, checks %.1fs' % (b-a, c-b))" "$start" "$gen" "$end")
 if [ "$C_FAILS" = 0 ]; then
 	echo "[$CASE] PASS: $C_CHECKS checks ($times)"

@@ -38,4 +38,7 @@ for mode in cut eio; do
 	done
 done
 echo "crash-cut sweep: $tried cut points tried ($writes writes per fix, power cut and EIO)"
+# docs/reliability.md states the count: a change that makes the sweep
+# shorter (or empty) must show up here, not pass quietly.
+eq "cut points tried (docs/reliability.md says 24)" "$tried" 24
 done_tests

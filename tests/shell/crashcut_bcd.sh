@@ -116,4 +116,10 @@ for mode in cut eio; do
 	done
 done
 echo "BCD crash-cut sweep: $tried cut points tried ($writes ESP writes per fix, power cut and EIO); $interrupted left BCD.NEW without BCD, $broken a BCD.NEW with a broken chain; $fatnoise made fsck.fat -n complain"
+# docs/reliability.md: 12 cut points; 2 cut between the two renames (no
+# BCD, complete BCD.NEW) and 2 leave a BCD.NEW with a broken chain -- the
+# cases the completion and drop logic exist for must really occur.
+eq "cut points tried (docs/reliability.md says 12)" "$tried" 12
+eq "cuts between the two renames (docs say 2)" "$interrupted" 2
+eq "cuts leaving a BCD.NEW with a broken chain (docs say 2)" "$broken" 2
 done_tests

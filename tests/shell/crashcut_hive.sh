@@ -63,4 +63,8 @@ for mode in cut eio; do
 	done
 done
 echo "hive crash-cut sweep: $tried cut points tried ($writes writes per fix, power cut and EIO; $window inside the rename window)"
+# docs/reliability.md: 36 cut points, 7 of them inside the rename window
+# (the case the completion logic exists for) -- both must really happen.
+eq "cut points tried (docs/reliability.md says 36)" "$tried" 36
+eq "cut points inside the rename window (docs say 7)" "$window" 7
 done_tests

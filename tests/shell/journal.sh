@@ -53,6 +53,18 @@ cp j11.raw j11-replay.raw
 run 0 fix --replay-journal --evidence j11-replay.tar.zst j11-replay.raw
 eq "v1.1 replay status" "$(jget last.json 'r["status"]')" fixed
 eq "v1.1 replayed" "$(jget last.json 'r["targets"][0]["volumes"][0]["state"].get("journal_replayed")')" True
+# A replay, not a no-op or a reset: ntfsrecover run by hand on a copy
+# (it redoes 2 actions of this journal) leaves the $LogFile restart pages
+# exactly as the fix did, and those differ from both the unclean original
+# and what --discard-journal leaves.
+logfile_off=$(( $(ntfsinfo -i 2 -v j11.raw | awk '/Runlist:/ {getline; print $2; exit}') * 4096 ))
+restart() { dd if="$1" bs=4096 skip=$((logfile_off / 4096)) count=2 status=none | sha256sum; }
+cp --sparse=always j11.raw j11-ref.raw
+ntfsrecover j11-ref.raw > ntfsrecover.out 2>&1 || fail "ntfsrecover by hand: $(tail -1 ntfsrecover.out)"
+check "ntfsrecover by hand redid actions" grep -qE "after playing [1-9][0-9]* actions" ntfsrecover.out
+eq "v1.1 replay: restart pages as ntfsrecover leaves them" "$(restart j11-replay.raw)" "$(restart j11-ref.raw)"
+check "v1.1 replay: restart pages changed" test "$(restart j11-replay.raw)" != "$(restart j11.raw)"
+check "v1.1 replay differs from a journal reset" test "$(restart j11-replay.raw)" != "$(restart j11-discard.raw)"
 check "v1.1 replay ntfsfix" ntfsfix -n j11-replay.raw
 run 0 scan j11-replay.raw
 eq "v1.1 replay then clean" "$(jget last.json 'r["status"]')" clean

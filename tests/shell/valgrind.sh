@@ -2,11 +2,11 @@
 # valgrind (memcheck) is clean on the scan, fix and undo paths: no invalid
 # reads/writes, no uninitialised use, no definite leaks.
 . "$(dirname "$0")/lib.bash"
+command -v valgrind >/dev/null || skip_test "valgrind is not installed"
 
 # valgrind cannot run an AddressSanitizer binary; the normal build runs this
 if [[ "$(ldd "$LB")" == *libasan* ]]; then
-	echo "valgrind: not applicable to the ASan build (covered by the normal build)"
-	exit 0
+	skip_test "valgrind cannot run an AddressSanitizer binary (the normal build runs this test)"
 fi
 small_windows_volume vol.img
 vg() { valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 "$LB" "$@"; }
