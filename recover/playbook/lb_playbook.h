@@ -125,6 +125,9 @@ const struct lb_playbook *const *lb_playbook_builtins(void);
 /* Embedded source text of a built-in (NULL if none). */
 const char *lb_playbook_builtin_text(const char *name, size_t *len);
 
+/* A rule's glob against a file name: '*' and '?' are the wildcards, every
+ * other character is literal, case-insensitive (fnmatch(3) through
+ * lb_glob_match, with '[' made literal). */
 bool lb_glob_match_ci(const char *glob, const char *name);
 
 /* Classifies a file that matched the rule's directory and glob.  Returns
@@ -182,7 +185,8 @@ int lb_hive_swap(struct lb_ntfs *ntfs, const char *hive_path, const uint8_t *dat
                  const char *new_sha, const char *suffix, const struct lb_ntfs_stat *times,
                  char *backup, size_t nbackup, struct lb_err *err);
 
-/* Reads a local file (at most 1 GiB) into a malloc'd buffer. */
+/* Reads a local file (at most 1 GiB) into a malloc'd buffer (lb_read_file;
+ * failures are LB_EK_IO). */
 int lb_hive_read_local(const char *path, uint8_t **out, size_t *len, struct lb_err *err);
 
 /* Renames <hive>.LOG1/.LOG2 (those present) to <log>.<suffix>. */
@@ -194,8 +198,10 @@ int lb_hive_logs_aside(struct lb_ntfs *ntfs, const char *hive_path, const char *
 json_t *lb_regval_to_json(bool present, uint32_t type, const uint8_t *data, size_t len);
 const char *lb_reg_type_name(uint32_t type);
 int lb_reg_type_parse(const char *name, uint32_t *type);
-/* Hex <-> bytes (malloc'd). */
+/* Bytes -> lower-case hex (lb_hex), malloc'd. */
 char *lb_hex_encode(const uint8_t *b, size_t n);
+/* Hex -> bytes, malloc'd: pairs of digits, ' ', ',' or ':' allowed between
+ * bytes (playbook "hex" fields, undo's recorded values). */
 int lb_hex_decode(const char *s, uint8_t **out, size_t *len);
 
 #endif

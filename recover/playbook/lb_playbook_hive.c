@@ -7,32 +7,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_bytes.h"
 #include "lb_evidence.h"
+#include "lb_file.h"
 #include "lb_hivedit.h"
 #include "lb_ntfs.h"
+#include "lb_text.h"
 
 #define HIVE_MAX (1024ULL * 1024 * 1024)
 
+/* A fresh private temporary file (never an existing one) with data.  No
+ * fsync: it lives under $TMPDIR for the length of one edit and is removed
+ * afterwards; nothing durable depends on it. */
 static int write_file(const char *path, const uint8_t *data, size_t len, struct lb_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	size_t off = 0;
 
 	if (fd < 0)
 		return lb_err_set(err, LB_EK_IO, errno, "%s", path);
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
+	if (lb_write_all(fd, data, len) < 0) {
+		int e = errno;
 
-		if (w <= 0) {
-			int e = errno;
-
-			close(fd);
-			return lb_err_set(err, LB_EK_IO, e, "writing %s", path);
-		}
-		off += (size_t)w;
+		close(fd);
+		return lb_err_set(err, LB_EK_IO, e, "writing %s", path);
 	}
 	if (close(fd))
 		return lb_err_set(err, LB_EK_IO, errno, "%s", path);
@@ -41,36 +40,12 @@ static int write_file(const char *path, const uint8_t *data, size_t len, struct 
 
 int lb_hive_read_local(const char *path, uint8_t **out, size_t *len, struct lb_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	uint8_t *b;
-	size_t off = 0;
-
-	if (fd < 0)
-		return lb_err_set(err, LB_EK_IO, errno, "%s", path);
-	if (fstat(fd, &st) || (uint64_t)st.st_size > HIVE_MAX) {
-		close(fd);
-		return lb_err_set(err, LB_EK_IO, errno, "%s: cannot size", path);
-	}
-	b = malloc((size_t)st.st_size + 1);
-	if (!b) {
-		close(fd);
-		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + off, (size_t)st.st_size - off);
-
-		if (r <= 0) {
-			close(fd);
-			free(b);
-			return lb_err_set(err, LB_EK_IO, errno, "reading %s", path);
-		}
-		off += (size_t)r;
-	}
-	close(fd);
-	*out = b;
-	*len = off;
-	return 0;
+	if (lb_read_file(path, HIVE_MAX, out, len, err) == 0)
+		return 0;
+	/* a file this program just wrote that cannot be read back: I/O */
+	if (err && err->kind != LB_EK_INTERNAL)
+		err->kind = LB_EK_IO;
+	return -1;
 }
 
 int lb_hive_copy_open(const uint8_t *hive, size_t len, struct lb_hive_copy *hc,
@@ -249,48 +224,6 @@ int lb_hive_logs_aside(struct lb_ntfs *ntfs, const char *hive_path, const char *
 	return 0;
 }
 
-/* UTF-16LE (up to the first NUL) to UTF-8, malloc'd. */
-static char *utf16_to_utf8(const uint8_t *b, size_t len)
-{
-	char *s = malloc(len / 2 * 3 + 4), *o = s;
-
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i + 1 < len; i += 2) {
-		uint32_t c = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8;
-
-		if (c == 0)
-			break;
-		if (c >= 0xD800 && c < 0xDC00 && i + 3 < len) {
-			uint32_t d = (uint32_t)b[i + 2] | (uint32_t)b[i + 3] << 8;
-
-			if (d >= 0xDC00 && d < 0xE000) {
-				c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
-				i += 2;
-			}
-		}
-		if (c >= 0xD800 && c < 0xE000)
-			c = 0xFFFD;
-		if (c < 0x80) {
-			*o++ = (char)c;
-		} else if (c < 0x800) {
-			*o++ = (char)(0xC0 | c >> 6);
-			*o++ = (char)(0x80 | (c & 0x3F));
-		} else if (c < 0x10000) {
-			*o++ = (char)(0xE0 | c >> 12);
-			*o++ = (char)(0x80 | (c >> 6 & 0x3F));
-			*o++ = (char)(0x80 | (c & 0x3F));
-		} else {
-			*o++ = (char)(0xF0 | c >> 18);
-			*o++ = (char)(0x80 | (c >> 12 & 0x3F));
-			*o++ = (char)(0x80 | (c >> 6 & 0x3F));
-			*o++ = (char)(0x80 | (c & 0x3F));
-		}
-	}
-	*o = 0;
-	return s;
-}
-
 json_t *lb_regval_to_json(bool present, uint32_t type, const uint8_t *data, size_t len)
 {
 	json_t *j, *d = NULL;
@@ -302,16 +235,11 @@ json_t *lb_regval_to_json(bool present, uint32_t type, const uint8_t *data, size
 	json_object_set_new(j, "type", lb_reg_type_name(type) ? json_string(lb_reg_type_name(type))
 	                                                      : json_integer(type));
 	if (type == LB_REG_DWORD && len == 4) {
-		d = json_integer((json_int_t)((uint32_t)data[0] | (uint32_t)data[1] << 8 |
-		                              (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24));
+		d = json_integer((json_int_t)lb_le32(data));
 	} else if (type == LB_REG_QWORD && len == 8) {
-		uint64_t x = 0;
-
-		for (int i = 7; i >= 0; i--)
-			x = x << 8 | data[i];
-		d = json_integer((json_int_t)x);
+		d = json_integer((json_int_t)lb_le64(data));
 	} else if (type == LB_REG_SZ || type == LB_REG_EXPAND_SZ) {
-		char *s = utf16_to_utf8(data, len);
+		char *s = lb_utf16le_to_utf8(data, len);
 
 		d = s ? json_string(s) : NULL;
 		free(s);
@@ -325,7 +253,7 @@ json_t *lb_regval_to_json(bool present, uint32_t type, const uint8_t *data, size
 				k += 2;
 			if (k == i)
 				break;
-			s = utf16_to_utf8(data + i, k - i);
+			s = lb_utf16le_to_utf8(data + i, k - i);
 			if (s)
 				json_array_append_new(d, json_string(s));
 			free(s);

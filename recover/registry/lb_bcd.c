@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lb_bytes.h"
 #include "lb_hivedit.h"
 #include "lb_regf.h"
 
@@ -127,9 +128,6 @@ static int parse_showfat(const char *line, uint32_t (*r)[2], int max)
 	return n;
 }
 
-static uint32_t fle16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t fle32(const uint8_t *p) { return fle16(p) | fle16(p + 2) << 16; }
-
 /* A leftover BCD.NEW whose cluster chain runs into a free cluster (a fix
  * cut off after mtools wrote its directory entry but before its FAT): fsck
  * would truncate it, and deleting it with mtools would "free" clusters it
@@ -178,7 +176,7 @@ int lb_bcd_drop_broken_new(const char *image, uint64_t esp_offset, int *dropped,
 		lb_err_set(err, LB_EK_INPUT, 0, "ESP boot sector unreadable");
 		goto out;
 	}
-	bps = fle16(bs + 11);
+	bps = lb_le16(bs + 11);
 	spc = bs[13];
 	if (bps < 512 || bps > 4096 || (bps & (bps - 1)) || !spc || (spc & (spc - 1))) {
 		lb_err_set(err, LB_EK_INPUT, 0, "ESP boot sector geometry out of range");
@@ -186,9 +184,9 @@ int lb_bcd_drop_broken_new(const char *image, uint64_t esp_offset, int *dropped,
 	}
 	csize = bps * spc;
 	/* data area: reserved + FATs (+ the FAT12/16 root directory) */
-	data = (uint64_t)fle16(bs + 14) + (uint64_t)bs[16] * (fle16(bs + 22) ? fle16(bs + 22) :
-	                                                      fle32(bs + 36)) +
-	       ((uint64_t)fle16(bs + 17) * 32 + bps - 1) / bps;
+	data = (uint64_t)lb_le16(bs + 14) + (uint64_t)bs[16] * (lb_le16(bs + 22) ? lb_le16(bs + 22) :
+	                                                      lb_le32(bs + 36)) +
+	       ((uint64_t)lb_le16(bs + 17) * 32 + bps - 1) / bps;
 	data = esp_offset + data * bps;
 	cl = malloc(csize);
 	if (!cl) {
@@ -206,7 +204,7 @@ int lb_bcd_drop_broken_new(const char *image, uint64_t esp_offset, int *dropped,
 			for (uint32_t e = 0; e + 32 <= csize; e += 32) {
 				static const uint8_t deleted = 0xE5;
 				uint8_t *de = cl + e;
-				uint32_t sc = fle16(de + 26) | fle16(de + 20) << 16;
+				uint32_t sc = lb_le16(de + 26) | (uint32_t)lb_le16(de + 20) << 16;
 
 				if (de[0] == 0)
 					break;
@@ -543,30 +541,10 @@ static int default_guid(hive_h *h, char *guid, size_t n, struct lb_err *err)
 
 static int check_hive_file(const char *path, struct lb_err *err)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
 	struct lb_regf_info in;
-	int rc;
 
-	if (!f)
-		return lb_err_set(err, LB_EK_IO, errno, "open %s", path);
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > 64L * 1024 * 1024 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
-		return lb_err_set(err, LB_EK_INPUT, 0, "%s: implausible BCD size", path);
-	}
-	buf = malloc(n ? (size_t)n : 1);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return lb_err_set(err, LB_EK_IO, errno, "read %s", path);
-	}
-	fclose(f);
-	rc = lb_regf_check(buf, (size_t)n, &in, err);
-	free(buf);
-	if (rc)
-		return lb_err_wrap(err, "%s", path);
+	if (lb_hivedit_check_file(path, 64u * 1024 * 1024, &in, err))
+		return -1;
 	if (in.dirty)
 		return lb_err_set(err, LB_EK_REFUSED, 0,
 		                  "%s is dirty (sequence %u/%u): replay BCD.LOG1/LOG2 first", path,

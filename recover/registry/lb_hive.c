@@ -9,37 +9,27 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static uint32_t le32at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
+#include "lb_bytes.h"
+#include "lb_file.h"
 
 int lb_hive_open_buffer(const uint8_t *data, size_t len, const char *name, struct lb_hive *hv,
                         struct lb_err *err)
 {
 	char path[64];
-	size_t off = 0;
 
 	memset(hv, 0, sizeof(*hv));
 	hv->fd = -1;
 	if (len < 4096 || memcmp(data, "regf", 4) != 0)
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not a registry hive (no regf header)", name);
-	hv->seq1 = le32at(data + 4);
-	hv->seq2 = le32at(data + 8);
+	hv->seq1 = lb_le32(data + 4);
+	hv->seq2 = lb_le32(data + 8);
 	hv->dirty = hv->seq1 != hv->seq2;
 	hv->fd = memfd_create("lb-hive", MFD_CLOEXEC);
 	if (hv->fd < 0)
 		return lb_err_set(err, LB_EK_INTERNAL, errno, "%s: memfd_create", name);
-	while (off < len) {
-		ssize_t w = write(hv->fd, data + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			lb_err_set(err, LB_EK_INTERNAL, errno, "%s: memfd write", name);
-			goto fail;
-		}
-		off += (size_t)w;
+	if (lb_write_all(hv->fd, data, len) < 0) {
+		lb_err_set(err, LB_EK_INTERNAL, errno, "%s: memfd write", name);
+		goto fail;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", hv->fd);
 	hv->h = hivex_open(path, 0);

@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_bytes.h"
+#include "lb_file.h"
 #include "lb_regf.h"
+#include "lb_text.h"
 
 #define MAX_HIVE_FILE (2048ull * 1024 * 1024)
 
@@ -21,50 +24,34 @@ void lb_regval_free(struct lb_regval *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* Reads a whole file (for the pre-open check). */
-static int slurp(const char *path, uint8_t **buf, size_t *len, struct lb_err *err)
-{
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	uint8_t *b;
-
-	if (!f)
-		return lb_err_set(err, LB_EK_IO, errno, "open %s", path);
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_HIVE_FILE) {
-		fclose(f);
-		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not a regular file of a plausible hive size",
-		                  path);
-	}
-	b = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!b) {
-		fclose(f);
-		return lb_err_set(err, LB_EK_INTERNAL, 0, "out of memory reading %s", path);
-	}
-	if (fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(b);
-		fclose(f);
-		return lb_err_set(err, LB_EK_IO, errno ? errno : EIO, "read %s", path);
-	}
-	fclose(f);
-	*buf = b;
-	*len = (size_t)st.st_size;
-	return 0;
-}
-
-/* Opens path read-only after the regf checks (used by open and commit). */
-static int check_file(const char *path, bool allow_dirty, struct lb_err *err)
+int lb_hivedit_check_file(const char *path, size_t max, struct lb_regf_info *info,
+                          struct lb_err *err)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	struct lb_regf_info in;
 	int rc;
 
-	if (slurp(path, &buf, &len, err))
+	if (lb_read_file(path, max, &buf, &len, err)) {
+		/* a hive the caller named that cannot be opened is an I/O error */
+		if (err && err->kind == LB_EK_INPUT &&
+		    (err->sys_errno == ENOENT || err->sys_errno == EACCES))
+			err->kind = LB_EK_IO;
 		return -1;
-	rc = lb_regf_check(buf, len, &in, err);
+	}
+	rc = lb_regf_check(buf, len, info, err);
 	free(buf);
 	if (rc)
 		return lb_err_wrap(err, "%s", path);
+	return 0;
+}
+
+/* Checks path before hivex opens it (used by open and commit). */
+static int check_file(const char *path, bool allow_dirty, struct lb_err *err)
+{
+	struct lb_regf_info in;
+
+	if (lb_hivedit_check_file(path, MAX_HIVE_FILE, &in, err))
+		return -1;
 	if (in.dirty && !allow_dirty)
 		return lb_err_set(err, LB_EK_REFUSED, 0,
 		                  "%s is dirty (sequence numbers %u/%u): replay its transaction logs "
@@ -313,50 +300,25 @@ int lb_hivedit_set_raw(struct lb_hivedit *he, const char *key, const char *name,
 	return 0;
 }
 
-int lb_utf8_to_utf16le(const char *s, uint8_t **out, size_t *len)
+int lb_hivedit_utf16z(const char *utf8, uint8_t **out, size_t *len)
 {
-	size_t n = strlen(s), o = 0;
-	uint8_t *b = malloc(n * 4 + 2);
-	const unsigned char *p = (const unsigned char *)s;
+	uint8_t *w, *z;
+	size_t wl;
 
-	if (!b)
+	*out = NULL;
+	*len = 0;
+	if (lb_utf8_to_utf16le(utf8, &w, &wl))
 		return -1;
-	while (*p) {
-		uint32_t cp;
-		int extra;
-
-		if (p[0] < 0x80) { cp = p[0]; extra = 0; }
-		else if ((p[0] & 0xE0) == 0xC0) { cp = p[0] & 0x1F; extra = 1; }
-		else if ((p[0] & 0xF0) == 0xE0) { cp = p[0] & 0x0F; extra = 2; }
-		else if ((p[0] & 0xF8) == 0xF0) { cp = p[0] & 0x07; extra = 3; }
-		else goto bad;
-		for (int i = 1; i <= extra; i++) {
-			if ((p[i] & 0xC0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (p[i] & 0x3F);
-		}
-		/* overlong forms, surrogates, beyond Unicode */
-		if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
-		    (extra == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			goto bad;
-		p += 1 + extra;
-		if (cp >= 0x10000) {
-			uint32_t v = cp - 0x10000, hi = 0xD800 | (v >> 10), lo = 0xDC00 | (v & 0x3FF);
-
-			b[o++] = (uint8_t)hi; b[o++] = (uint8_t)(hi >> 8);
-			b[o++] = (uint8_t)lo; b[o++] = (uint8_t)(lo >> 8);
-		} else {
-			b[o++] = (uint8_t)cp; b[o++] = (uint8_t)(cp >> 8);
-		}
+	z = realloc(w, wl + 2);
+	if (!z) {
+		free(w);
+		return -1;
 	}
-	b[o++] = 0;
-	b[o++] = 0;
-	*out = b;
-	*len = o;
+	z[wl] = 0;
+	z[wl + 1] = 0;
+	*out = z;
+	*len = wl + 2;
 	return 0;
-bad:
-	free(b);
-	return -1;
 }
 
 static int set_string(struct lb_hivedit *he, const char *key, const char *name, uint32_t type,
@@ -368,7 +330,7 @@ static int set_string(struct lb_hivedit *he, const char *key, const char *name, 
 
 	if (old)
 		memset(old, 0, sizeof(*old));
-	if (!utf8 || lb_utf8_to_utf16le(utf8, &w, &wl))
+	if (!utf8 || lb_hivedit_utf16z(utf8, &w, &wl))
 		return lb_err_set(err, LB_EK_USAGE, 0, "value %s: not valid UTF-8", name ? name : "?");
 	rc = lb_hivedit_set_raw(he, key, name, type, w, wl, flags, old, err);
 	free(w);
@@ -391,8 +353,9 @@ int lb_hivedit_set_expand_sz(struct lb_hivedit *he, const char *key, const char 
 int lb_hivedit_set_dword(struct lb_hivedit *he, const char *key, const char *name, uint32_t v,
                          unsigned flags, struct lb_regval *old, struct lb_err *err)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	uint8_t b[4];
 
+	lb_put_le32(b, v);
 	return lb_hivedit_set_raw(he, key, name, LB_REG_DWORD, b, 4, flags, old, err);
 }
 
@@ -401,8 +364,7 @@ int lb_hivedit_set_qword(struct lb_hivedit *he, const char *key, const char *nam
 {
 	uint8_t b[8];
 
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	lb_put_le64(b, v);
 	return lb_hivedit_set_raw(he, key, name, LB_REG_QWORD, b, 8, flags, old, err);
 }
 
@@ -425,7 +387,7 @@ int lb_hivedit_set_multi_sz(struct lb_hivedit *he, const char *key, const char *
 			return lb_err_set(err, LB_EK_USAGE, 0,
 			                  "value %s: empty string in a REG_MULTI_SZ list", name ? name : "?");
 		}
-		if (lb_utf8_to_utf16le(strs[i], &w, &wl)) {
+		if (lb_hivedit_utf16z(strs[i], &w, &wl)) {
 			free(all);
 			return lb_err_set(err, LB_EK_USAGE, 0, "value %s: string %zu is not valid UTF-8",
 			                  name ? name : "?", i);

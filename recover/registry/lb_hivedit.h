@@ -118,7 +118,17 @@ struct lb_controlsets {
 };
 int lb_hivedit_control_sets(hive_h *h, struct lb_controlsets *cs, struct lb_err *err);
 
-/* UTF-8 -> UTF-16LE with a NUL terminator (malloc'd).  -1 on invalid UTF-8. */
-int lb_utf8_to_utf16le(const char *s, uint8_t **out, size_t *len);
+/* A REG_SZ as stored: UTF-8 -> UTF-16LE (lb_utf8_to_utf16le, iconv) plus
+ * the NUL terminator, malloc'd.  -1 on invalid UTF-8 (overlong forms,
+ * surrogates and code points beyond U+10FFFF included) or no memory. */
+int lb_hivedit_utf16z(const char *utf8, uint8_t **out, size_t *len);
+
+/* Reads a hive file (at most max bytes, lb_read_file) and runs
+ * lb_regf_check on it; info gets the base block (dirty state).  A file
+ * that cannot be opened or read is LB_EK_IO, a damaged or oversized hive
+ * LB_EK_INPUT; messages name the path. */
+struct lb_regf_info;
+int lb_hivedit_check_file(const char *path, size_t max, struct lb_regf_info *info,
+                          struct lb_err *err);
 
 #endif

@@ -8,30 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lb_bytes.h"
+
 /* Largest hive bins data we accept (the kernel's own limit is 2 GiB; real
  * SYSTEM/SOFTWARE hives are well below 1 GiB).  Bounds allocations made on
  * behalf of hostile input. */
 #define LB_REGF_MAX_HBINS (1024u * 1024u * 1024u)
 #define LOG_SECTOR 512u
 #define HVLE_HEADER 40u
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /* Serial-number order on 32-bit sequence numbers (wrap-around safe). */
 static bool seq_before(uint32_t a, uint32_t b)
@@ -44,7 +28,7 @@ uint32_t lb_regf_checksum(const uint8_t *base)
 	uint32_t c = 0;
 
 	for (size_t i = 0; i < 508; i += 4)
-		c ^= rd32(base + i);
+		c ^= lb_le32(base + i);
 	if (c == 0xFFFFFFFFu)
 		c = 0xFFFFFFFEu;
 	else if (c == 0)
@@ -75,7 +59,7 @@ uint64_t lb_marvin32(const uint8_t *data, size_t len, uint64_t seed)
 	size_t i = 0;
 
 	for (; len - i >= 4; i += 4) {
-		lo += rd32(data + i);
+		lo += lb_le32(data + i);
 		marvin_block(&lo, &hi);
 	}
 	switch (len - i) {
@@ -93,22 +77,22 @@ uint64_t lb_marvin32(const uint8_t *data, size_t len, uint64_t seed)
 static void fill_info(const uint8_t *b, struct lb_regf_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	info->seq1 = rd32(b + 4);
-	info->seq2 = rd32(b + 8);
-	info->timestamp = rd64(b + 12);
-	info->major = rd32(b + 20);
-	info->minor = rd32(b + 24);
-	info->file_type = rd32(b + 28);
-	info->file_format = rd32(b + 32);
-	info->root_offset = rd32(b + 36);
-	info->hbins_size = rd32(b + 40);
-	info->clustering = rd32(b + 44);
-	info->flags = rd32(b + 144);
-	info->checksum = rd32(b + 508);
+	info->seq1 = lb_le32(b + 4);
+	info->seq2 = lb_le32(b + 8);
+	info->timestamp = lb_le64(b + 12);
+	info->major = lb_le32(b + 20);
+	info->minor = lb_le32(b + 24);
+	info->file_type = lb_le32(b + 28);
+	info->file_format = lb_le32(b + 32);
+	info->root_offset = lb_le32(b + 36);
+	info->hbins_size = lb_le32(b + 40);
+	info->clustering = lb_le32(b + 44);
+	info->flags = lb_le32(b + 144);
+	info->checksum = lb_le32(b + 508);
 	info->checksum_ok = lb_regf_checksum(b) == info->checksum;
 	info->dirty = !info->checksum_ok || info->seq1 != info->seq2;
 	for (size_t i = 0; i < 32; i++) {
-		uint16_t c = (uint16_t)(b[48 + 2 * i] | b[49 + 2 * i] << 8);
+		uint16_t c = lb_le16(b + 48 + 2 * i);
 
 		if (!c)
 			break;
@@ -183,8 +167,8 @@ int lb_regf_check_bins(const uint8_t *buf, size_t len, uint32_t hbins_size, stru
 			return lb_err_set(err, LB_EK_INPUT, 0,
 			                  "no hive bin at file offset 0x%llx (hive damaged)",
 			                  (unsigned long long)off);
-		rel = rd32(p + 4);
-		size = rd32(p + 8);
+		rel = lb_le32(p + 4);
+		size = lb_le32(p + 8);
 		if (rel != off - LB_REGF_BASE_SIZE)
 			return lb_err_set(err, LB_EK_INPUT, 0,
 			                  "hive bin at file offset 0x%llx claims offset 0x%x",
@@ -264,18 +248,18 @@ static size_t hvle_check(const uint8_t *d, size_t len, size_t off, char *why, si
 		snprintf(why, whyn, "no HvLE entry at 0x%zx", off);
 		return 0;
 	}
-	size = rd32(e + 4);
-	hb = rd32(e + 16);
-	count = rd32(e + 20);
+	size = lb_le32(e + 4);
+	hb = lb_le32(e + 16);
+	count = lb_le32(e + 20);
 	if (size < HVLE_HEADER || size % LOG_SECTOR || size > len - off) {
 		snprintf(why, whyn, "log entry at 0x%zx: bad size 0x%x", off, size);
 		return 0;
 	}
-	if (lb_marvin32(e + HVLE_HEADER, size - HVLE_HEADER, LB_REGF_MARVIN_SEED) != rd64(e + 24)) {
+	if (lb_marvin32(e + HVLE_HEADER, size - HVLE_HEADER, LB_REGF_MARVIN_SEED) != lb_le64(e + 24)) {
 		snprintf(why, whyn, "log entry at 0x%zx: hash-1 mismatch", off);
 		return 0;
 	}
-	if (lb_marvin32(e, 32, LB_REGF_MARVIN_SEED) != rd64(e + 32)) {
+	if (lb_marvin32(e, 32, LB_REGF_MARVIN_SEED) != lb_le64(e + 32)) {
 		snprintf(why, whyn, "log entry at 0x%zx: hash-2 mismatch", off);
 		return 0;
 	}
@@ -290,7 +274,7 @@ static size_t hvle_check(const uint8_t *d, size_t len, size_t off, char *why, si
 		return 0;
 	}
 	for (uint32_t i = 0; i < count; i++) {
-		uint32_t po = rd32(e + HVLE_HEADER + 8 * i), ps = rd32(e + HVLE_HEADER + 8 * i + 4);
+		uint32_t po = lb_le32(e + HVLE_HEADER + 8 * i), ps = lb_le32(e + HVLE_HEADER + 8 * i + 4);
 
 		if ((uint64_t)po + ps > hb) {
 			snprintf(why, whyn, "log entry at 0x%zx: page 0x%x+0x%x beyond hive bins 0x%x",
@@ -310,19 +294,19 @@ static size_t hvle_check(const uint8_t *d, size_t len, size_t off, char *why, si
 static int hvle_apply(struct work *w, const uint8_t *e, struct lb_regf_replay_info *info,
                       struct lb_err *err)
 {
-	uint32_t count = rd32(e + 20), hb = rd32(e + 16);
+	uint32_t count = lb_le32(e + 20), hb = lb_le32(e + 16);
 	const uint8_t *page = e + HVLE_HEADER + (size_t)count * 8;
 
 	if (work_grow(w, hb, err))
 		return -1;
 	for (uint32_t i = 0; i < count; i++) {
-		uint32_t po = rd32(e + HVLE_HEADER + 8 * i), ps = rd32(e + HVLE_HEADER + 8 * i + 4);
+		uint32_t po = lb_le32(e + HVLE_HEADER + 8 * i), ps = lb_le32(e + HVLE_HEADER + 8 * i + 4);
 
 		memcpy(w->buf + LB_REGF_BASE_SIZE + po, page, ps);
 		page += ps;
 		info->pages++;
 	}
-	wr32(w->buf + 144, rd32(e + 8)); /* flags follow the entry */
+	lb_put_le32(w->buf + 144, lb_le32(e + 8)); /* flags follow the entry */
 	return 0;
 }
 
@@ -366,7 +350,7 @@ static void log_inspect(struct log *l, int index, const uint8_t *d, size_t len)
 
 		if (hvle_check(d, len, LOG_SECTOR, why, sizeof(why))) {
 			l->has_entries = true;
-			l->first_seq = rd32(d + LOG_SECTOR + 12);
+			l->first_seq = lb_le32(d + LOG_SECTOR + 12);
 		} else {
 			snprintf(l->why, sizeof(l->why), "%s", why);
 		}
@@ -398,7 +382,7 @@ static int replay_new(struct work *w, struct log *logs, int nlogs, uint32_t expe
 
 		while ((size = hvle_check(l->d, l->len, off, why, sizeof(why))) != 0) {
 			const uint8_t *e = l->d + off;
-			uint32_t seq = rd32(e + 12);
+			uint32_t seq = lb_le32(e + 12);
 
 			if (!started) {
 				if (seq_before(seq, expected)) { /* already in the primary */
@@ -590,12 +574,12 @@ int lb_regf_replay(const uint8_t *hive, size_t len, const uint8_t *log1, size_t 
 		}
 		memset(w.buf, 0, LB_REGF_BASE_SIZE);
 		memcpy(w.buf, src->d, LOG_SECTOR);
-		wr32(w.buf + 28, LB_REGF_TYPE_PRIMARY);
+		lb_put_le32(w.buf + 28, LB_REGF_TYPE_PRIMARY);
 		fill_info(w.buf, &pi);
 		/* old format applies by timestamp: the primary's is unreliable,
 		 * the first hive bin keeps a copy */
 		if (len >= LB_REGF_BASE_SIZE + 32 && memcmp(hive + LB_REGF_BASE_SIZE, "hbin", 4) == 0)
-			pi.timestamp = rd64(hive + LB_REGF_BASE_SIZE + 20);
+			pi.timestamp = lb_le64(hive + LB_REGF_BASE_SIZE + 20);
 		info->base_from_log = true;
 		info->seq_before = pi.seq2;
 		info->hbins_size_before = pi.hbins_size;
@@ -634,11 +618,11 @@ int lb_regf_replay(const uint8_t *hive, size_t len, const uint8_t *log1, size_t 
 	}
 
 	/* finish the base block */
-	wr32(w.buf + 4, info->seq_after);
-	wr32(w.buf + 8, info->seq_after);
-	wr32(w.buf + 28, LB_REGF_TYPE_PRIMARY);
-	wr32(w.buf + 40, w.hbins);
-	wr32(w.buf + 508, lb_regf_checksum(w.buf));
+	lb_put_le32(w.buf + 4, info->seq_after);
+	lb_put_le32(w.buf + 8, info->seq_after);
+	lb_put_le32(w.buf + 28, LB_REGF_TYPE_PRIMARY);
+	lb_put_le32(w.buf + 40, w.hbins);
+	lb_put_le32(w.buf + 508, lb_regf_checksum(w.buf));
 	info->hbins_size_after = w.hbins;
 	*out_len = (size_t)LB_REGF_BASE_SIZE + w.hbins;
 	if (lb_regf_check(w.buf, *out_len, NULL, err)) {

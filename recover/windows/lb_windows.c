@@ -8,6 +8,7 @@
 #include <time.h>
 #include <strings.h>
 
+#include "lb_bytes.h"
 #include "lb_hive.h"
 
 #define HIVE_MAX (1024ULL * 1024 * 1024) /* 1 GiB: larger is not a real hive */
@@ -102,13 +103,13 @@ static void hex_value(hive_h *h, const char *key, const char *value, char *out, 
 {
 	hive_type t;
 	uint8_t *d = NULL;
-	size_t len = 0, j = 0;
+	size_t len = 0;
 
 	out[0] = '\0';
 	if (lb_hive_get_raw(h, key, value, &t, &d, &len) != 0)
 		return;
-	for (size_t i = 0; i < len && j + 3 < n; i++, j += 2)
-		snprintf(out + j, n - j, "%02x", d[i]);
+	/* as many whole bytes as fit in out with its NUL */
+	lb_hex(d, len < (n - 1) / 2 ? len : (n - 1) / 2, out);
 	free(d);
 }
 
