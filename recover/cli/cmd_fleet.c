@@ -56,19 +56,18 @@ int cmd_fleet(int argc, char **argv)
 		case O_JSON: json = true; break;
 		case 'q': o.progress = NULL; break;
 		case 'h': fputs(fleet_help, stdout); return 0;
-		default: fputs(fleet_help, stderr); return LB_EXIT_INPUT;
+		default: fputs(fleet_help, stderr); return lb_exit_for(LB_EK_USAGE);
 		}
 	}
 	if (optind >= argc) {
 		fputs(fleet_help, stderr);
-		return LB_EXIT_INPUT;
+		return lb_exit_for(LB_EK_USAGE);
 	}
 	lb_err_clear(&err);
 	if (lb_fleet_run((const char *const *)argv + optind, (size_t)(argc - optind), &o, &st,
 	                 &err)) {
 		fprintf(stderr, "loopbreaker fleet: %s\n", err.msg);
-		return err.kind == LB_EK_INPUT || err.kind == LB_EK_USAGE ? LB_EXIT_INPUT
-		                                                           : LB_EXIT_INTERNAL;
+		return lb_exit_for(err.kind);
 	}
 	if (o.progress)
 		fprintf(stderr, "fleet: %zu machines from %zu reports (%zu superseded, %zu other "

@@ -43,147 +43,173 @@ static const char upload_help[] =
 "  -q, --quiet           no progress lines on stderr\n"
 "\n"
 "exit status: 0 everything sent (spool empty), 1 something was spooled or left\n"
-"in the spool, 2 usage error, 3 not sent and not spooled.\n";
+"in the spool, 2 usage error or unreadable input (a FILE, the token file),\n"
+"3 not sent and not spooled.\n";
+
+/* A file neither sent nor spooled: lb_exit_for(kind), except that a refusal
+ * by the collector (HTTP 4xx: LB_EK_REFUSED, which lb_exit_for maps to 1) is
+ * 3 here, since 1 means "spooled, will be sent later" (docs/fleet.md). */
+static int not_sent_exit(enum lb_errkind kind)
+{
+	return kind == LB_EK_REFUSED ? LB_EXIT_INTERNAL : lb_exit_for(kind);
+}
+
+enum { O_URL = 256, O_EURL, O_POST, O_AZURE, O_HEADER, O_TOKEN, O_CA, O_SPOOL, O_FLUSH,
+       O_HOST, O_RETRIES, O_MAXTIME, O_DELAY, O_CTIMEOUT, O_JSON };
+static const struct option upload_lopts[] = {
+	{ "url", required_argument, NULL, O_URL },
+	{ "evidence-url", required_argument, NULL, O_EURL },
+	{ "post", no_argument, NULL, O_POST },
+	{ "azure", no_argument, NULL, O_AZURE },
+	{ "header", required_argument, NULL, O_HEADER },
+	{ "token-file", required_argument, NULL, O_TOKEN },
+	{ "ca-file", required_argument, NULL, O_CA },
+	{ "spool", required_argument, NULL, O_SPOOL },
+	{ "flush-spool", no_argument, NULL, O_FLUSH },
+	{ "hostname", required_argument, NULL, O_HOST },
+	{ "retries", required_argument, NULL, O_RETRIES },
+	{ "max-time", required_argument, NULL, O_MAXTIME },
+	{ "retry-delay", required_argument, NULL, O_DELAY },
+	{ "connect-timeout", required_argument, NULL, O_CTIMEOUT },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct upload_cmd {
+	struct lb_upload_opts o;
+	const char **headers;   /* argc + 1 slots, for o.headers */
+	const char *url;
+	bool flush, json;
+};
+
+/* An integer option in [lo, hi]; false when it is not one. */
+static bool long_in(const char *arg, long lo, long hi, long *v)
+{
+	char *end;
+
+	*v = strtol(arg, &end, 10);
+	return *arg && !*end && *v >= lo && *v <= hi;
+}
+
+/* One option; false for a usage error. */
+static bool parse_opt(int c, const char *arg, struct upload_cmd *u)
+{
+	struct lb_upload_opts *o = &u->o;
+	char *end;
+	long v;
+
+	switch (c) {
+	case O_URL: u->url = arg; return true;
+	case O_EURL: o->evidence_url = arg; return true;
+	case O_POST: o->method = "POST"; return true;
+	case O_AZURE: o->azure_blob = true; return true;
+	case O_HEADER:
+		u->headers[o->nheaders++] = arg;
+		if (strchr(arg, ':') && !strpbrk(arg, "\r\n"))
+			return true;
+		fprintf(stderr, "loopbreaker upload: --header wants 'Name: value'\n");
+		return false;
+	case O_TOKEN: o->token_file = arg; return true;
+	case O_CA: o->ca_file = arg; return true;
+	case O_SPOOL: o->spool_dir = arg; return true;
+	case O_FLUSH: u->flush = true; return true;
+	case O_HOST: o->hostname = arg; return true;
+	case O_RETRIES:
+		if (!long_in(arg, 1, 100, &v))
+			return false;
+		o->max_attempts = (int)v;
+		return true;
+	case O_MAXTIME:
+		o->max_seconds = strtod(arg, &end);
+		return !*end && o->max_seconds > 0 && o->max_seconds <= 86400;
+	case O_DELAY: return long_in(arg, 1, 30000, &o->backoff_ms);
+	case O_CTIMEOUT: return long_in(arg, 1, 3600, &o->connect_timeout);
+	case O_JSON: u->json = true; return true;
+	case 'q': o->log = NULL; return true;
+	default: return false;
+	}
+}
+
+/* The command line into u: 0, -1 for --help (printed), or an exit status
+ * (a usage error; the help went to stderr). */
+static int parse_args(int argc, char **argv, struct upload_cmd *u)
+{
+	const char *why = NULL;
+	bool ok = true;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qh", upload_lopts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(upload_help, stdout);
+			return -1;
+		}
+		ok = parse_opt(c, optarg, u) && ok;
+	}
+	if (ok && !u->url)
+		why = "--url is required";
+	else if (ok && u->flush && !u->o.spool_dir)
+		why = "--flush-spool needs --spool DIR";
+	else if (ok && !u->flush && optind >= argc)
+		why = "no FILE";
+	if (why)
+		fprintf(stderr, "loopbreaker upload: %s\n", why);
+	if (!ok || why) {
+		fputs(upload_help, stderr);
+		return lb_exit_for(LB_EK_USAGE);
+	}
+	return 0;
+}
 
 int cmd_upload(int argc, char **argv)
 {
-	enum { O_URL = 256, O_EURL, O_POST, O_AZURE, O_HEADER, O_TOKEN, O_CA, O_SPOOL, O_FLUSH,
-	       O_HOST, O_RETRIES, O_MAXTIME, O_DELAY, O_CTIMEOUT, O_JSON };
-	static const struct option lopts[] = {
-		{ "url", required_argument, NULL, O_URL },
-		{ "evidence-url", required_argument, NULL, O_EURL },
-		{ "post", no_argument, NULL, O_POST },
-		{ "azure", no_argument, NULL, O_AZURE },
-		{ "header", required_argument, NULL, O_HEADER },
-		{ "token-file", required_argument, NULL, O_TOKEN },
-		{ "ca-file", required_argument, NULL, O_CA },
-		{ "spool", required_argument, NULL, O_SPOOL },
-		{ "flush-spool", no_argument, NULL, O_FLUSH },
-		{ "hostname", required_argument, NULL, O_HOST },
-		{ "retries", required_argument, NULL, O_RETRIES },
-		{ "max-time", required_argument, NULL, O_MAXTIME },
-		{ "retry-delay", required_argument, NULL, O_DELAY },
-		{ "connect-timeout", required_argument, NULL, O_CTIMEOUT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct lb_upload_opts o;
-	const char *url = NULL, **headers = NULL;
-	bool flush = false, json = false;
+	struct upload_cmd u;
+	struct lb_upload_opts *o = &u.o;
 	size_t sent = 0, left = 0;
 	char spooled[4096] = "";
 	struct lb_err err;
 	json_t *trace = json_array(), *out;
-	int c, ex = 0, rc;
-	char *end;
+	int ex, rc;
 
-	memset(&o, 0, sizeof(o));
-	o.log = stderr;
-	headers = calloc((size_t)argc + 1, sizeof(*headers));
-	if (!headers || !trace) {
-		free(headers);
-		json_decref(trace);
-		return LB_EXIT_INTERNAL;
-	}
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", lopts, NULL)) != -1) {
-		switch (c) {
-		case O_URL: url = optarg; break;
-		case O_EURL: o.evidence_url = optarg; break;
-		case O_POST: o.method = "POST"; break;
-		case O_AZURE: o.azure_blob = true; break;
-		case O_HEADER:
-			if (!strchr(optarg, ':') || strpbrk(optarg, "\r\n")) {
-				fprintf(stderr, "loopbreaker upload: --header wants 'Name: value'\n");
-				ex = LB_EXIT_INPUT;
-			}
-			headers[o.nheaders++] = optarg;
-			break;
-		case O_TOKEN: o.token_file = optarg; break;
-		case O_CA: o.ca_file = optarg; break;
-		case O_SPOOL: o.spool_dir = optarg; break;
-		case O_FLUSH: flush = true; break;
-		case O_HOST: o.hostname = optarg; break;
-		case O_RETRIES:
-			o.max_attempts = (int)strtol(optarg, &end, 10);
-			if (*end || o.max_attempts < 1 || o.max_attempts > 100)
-				ex = LB_EXIT_INPUT;
-			break;
-		case O_MAXTIME:
-			o.max_seconds = strtod(optarg, &end);
-			if (*end || o.max_seconds <= 0 || o.max_seconds > 86400)
-				ex = LB_EXIT_INPUT;
-			break;
-		case O_DELAY:
-			o.backoff_ms = strtol(optarg, &end, 10);
-			if (*end || o.backoff_ms < 1 || o.backoff_ms > 30000)
-				ex = LB_EXIT_INPUT;
-			break;
-		case O_CTIMEOUT:
-			o.connect_timeout = strtol(optarg, &end, 10);
-			if (*end || o.connect_timeout < 1 || o.connect_timeout > 3600)
-				ex = LB_EXIT_INPUT;
-			break;
-		case O_JSON: json = true; break;
-		case 'q': o.log = NULL; break;
-		case 'h':
-			fputs(upload_help, stdout);
-			free(headers);
-			json_decref(trace);
-			return 0;
-		default: ex = LB_EXIT_INPUT; break;
-		}
-	}
-	if (!ex && !url) {
-		fprintf(stderr, "loopbreaker upload: --url is required\n");
-		ex = LB_EXIT_INPUT;
-	}
-	if (!ex && flush && !o.spool_dir) {
-		fprintf(stderr, "loopbreaker upload: --flush-spool needs --spool DIR\n");
-		ex = LB_EXIT_INPUT;
-	}
-	if (!ex && !flush && optind >= argc) {
-		fprintf(stderr, "loopbreaker upload: no FILE\n");
-		ex = LB_EXIT_INPUT;
-	}
+	memset(&u, 0, sizeof(u));
+	o->log = stderr;
+	u.headers = calloc((size_t)argc + 1, sizeof(*u.headers));
+	ex = !u.headers || !trace ? lb_exit_for(LB_EK_INTERNAL) : parse_args(argc, argv, &u);
 	if (ex) {
-		fputs(upload_help, stderr);
-		free(headers);
+		free(u.headers);
 		json_decref(trace);
-		return ex;
+		return ex < 0 ? 0 : ex; /* -1: --help */
 	}
-	o.headers = headers;
-	o.trace = trace;
+	o->headers = u.headers;
+	o->trace = trace;
 	lb_err_clear(&err);
-	if (flush) {
-		rc = lb_upload_flush_spool(o.spool_dir, url, &o, &sent, &left, &err);
+	if (u.flush) {
+		rc = lb_upload_flush_spool(o->spool_dir, u.url, o, &sent, &left, &err);
 		if (rc < 0) {
 			fprintf(stderr, "loopbreaker upload: %s\n", err.msg);
-			ex = err.kind == LB_EK_USAGE || err.kind == LB_EK_INPUT ? LB_EXIT_INPUT
-			                                                         : LB_EXIT_INTERNAL;
+			ex = lb_exit_for(err.kind);
 		} else if (rc > 0) {
 			ex = LB_EXIT_ATTENTION;
 		}
-		if (o.log)
-			fprintf(stderr, "upload: spool %s: %zu sent, %zu left\n", o.spool_dir, sent, left);
+		if (o->log)
+			fprintf(stderr, "upload: spool %s: %zu sent, %zu left\n", o->spool_dir, sent, left);
 	}
 	if (ex != LB_EXIT_INPUT && optind < argc) {
 		lb_err_clear(&err);
-		rc = lb_upload_files(url, (const char *const *)argv + optind, (size_t)(argc - optind),
-		                     &o, spooled, sizeof(spooled), &err);
+		rc = lb_upload_files(u.url, (const char *const *)argv + optind, (size_t)(argc - optind),
+		                     o, spooled, sizeof(spooled), &err);
 		if (rc < 0) {
 			fprintf(stderr, "loopbreaker upload: %s\n", err.msg);
-			ex = err.kind == LB_EK_USAGE ? LB_EXIT_INPUT : LB_EXIT_INTERNAL;
+			ex = lb_exit_worse(ex, not_sent_exit(err.kind));
 		} else if (rc > 0) {
-			if (o.log)
+			if (o->log)
 				fprintf(stderr, "upload: not sent (%s); spooled in %s\n", err.msg, spooled);
-			if (ex < LB_EXIT_ATTENTION)
-				ex = LB_EXIT_ATTENTION;
+			ex = lb_exit_worse(ex, LB_EXIT_ATTENTION);
 		}
 	}
-	if (json) {
+	if (u.json) {
 		out = json_pack("{s:s, s:s, s:O, s:s?, s:I, s:I}", "schema", "loopbreaker-upload/1",
 		                "status", ex == 0 ? "sent" : ex == LB_EXIT_ATTENTION ? "spooled" :
 		                "failed", "files", trace, "spooled", spooled[0] ? spooled : NULL,
@@ -194,6 +220,6 @@ int cmd_upload(int argc, char **argv)
 		json_decref(out);
 	}
 	json_decref(trace);
-	free(headers);
+	free(u.headers);
 	return ex;
 }

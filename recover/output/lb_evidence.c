@@ -5,7 +5,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lb_bytes.h"
+#include "lb_file.h"
+
 void lb_sha256_hex(const uint8_t *data, size_t len, char out[65])
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 
 	crypto_hash_sha256(h, data, len);
-	sodium_bin2hex(out, 65, h, sizeof(h));
+	lb_hex(h, sizeof(h), out);
 }
 
 static int file_sha256(int fd, char out[65])
@@ -37,7 +39,7 @@ static int file_sha256(int fd, char out[65])
 	if (r < 0)
 		return -1;
 	crypto_hash_sha256_final(&st, h);
-	sodium_bin2hex(out, 65, h, sizeof(h));
+	lb_hex(h, sizeof(h), out);
 	return 0;
 }
 
@@ -75,8 +77,7 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 	struct archive *a = NULL;
 	json_t *manifest = NULL, *entries;
 	char *mtext = NULL;
-	int fd, dfd, rc = -1;
-	char dirbuf[4096];
+	int fd, rc = -1;
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -142,11 +143,9 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 		lb_err_set(err, LB_EK_IO, errno, "evidence %s: fsync", path);
 		goto out;
 	}
-	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
-	dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
+	if (lb_fsync_parent(path, err)) {
+		lb_err_wrap(err, "evidence %s", path);
+		goto out;
 	}
 	if (file_sha256(fd, sha256_hex) < 0) {
 		lb_err_set(err, LB_EK_IO, errno, "evidence %s: re-reading", path);

@@ -2,59 +2,31 @@
 #include "lb_report.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "lb_file.h"
 
 int lb_report_write(json_t *report, const char *path, struct lb_err *err)
 {
-	char tmp[4096];
-	char *text = json_dumps(report, JSON_INDENT(2));
-	size_t len, off = 0;
-	int fd;
+	char *text = json_dumps(report, JSON_INDENT(2)), *nl;
+	size_t len;
+	int rc;
 
 	if (!text)
 		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "report");
 	len = strlen(text);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
+	nl = realloc(text, len + 2);
+	if (!nl) {
 		free(text);
-		return lb_err_set(err, LB_EK_IO, errno, "report %s", tmp);
+		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "report");
 	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-
-			close(fd);
-			unlink(tmp);
-			free(text);
-			return lb_err_set(err, LB_EK_IO, e, "report %s", tmp);
-		}
-		off += (size_t)w;
-	}
-	free(text);
-	if (write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-		int e = errno;
-
-		close(fd);
-		unlink(tmp);
-		return lb_err_set(err, LB_EK_IO, e, "report %s", tmp);
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		return lb_err_set(err, LB_EK_IO, e, "report %s", path);
-	}
-	return 0;
+	nl[len++] = '\n';
+	nl[len] = '\0';
+	rc = lb_replace_file(path, nl, len, 0644, err);
+	free(nl);
+	return rc ? lb_err_wrap(err, "report") : 0;
 }
 
 static const char *s(json_t *o, const char *key)

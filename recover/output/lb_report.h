@@ -8,7 +8,8 @@
 
 #include "lb_err.h"
 
-/* Writes the report to path atomically (temporary file, fsync, rename). */
+/* Writes the report to path atomically (temporary file, fsync, rename; then
+ * the directory is fsync'd too: lb_replace_file). */
 int lb_report_write(json_t *report, const char *path, struct lb_err *err);
 /* One line per volume, then the overall verdict. */
 void lb_report_summary(json_t *report, FILE *out);

@@ -116,6 +116,10 @@ run 0 fleet -o out-empty empty
 eq "empty fleet" "$(jget last.json 'r["machines"]')" 0
 check "empty csv has a header" grep -q '^hostname,agent_id,status' out-empty/fleet.csv
 run 2 fleet -o out-missing does-not-exist
+run 2 fleet -o out-none
+touch not-a-dir
+run 3 fleet -o not-a-dir/out empty
+check "no temporary files left (empty fleet)" bash -c "! ls -A out-empty | grep -q tmp"
 
 # a newer report arriving later replaces the row (hostname case differs)
 h=WKS-00010

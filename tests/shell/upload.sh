@@ -116,6 +116,18 @@ check "nothing written for usage error" test ! -e "$NG/www/reports/same.json"
 check "nothing spooled for usage error" test ! -e spool-usage
 rc=0; up -q --url "http://127.0.0.1:$NP/reports/{host}.json" report.json 2>/dev/null || rc=$?
 eq "unknown placeholder" "$rc" 2
+# unreadable input is 2 too (docs/usage.md "Exit status", lb_exit_for), not 3
+rc=0; up -q --url "http://127.0.0.1:$NP/reports/{file}" does-not-exist.json 2> missing.err || rc=$?
+eq "missing FILE is an input error" "$rc" 2
+check "missing FILE named" grep -q 'does-not-exist.json' missing.err
+rc=0; up -q --url "http://127.0.0.1:$NP/secure/{file}" --token-file no-such-token report.json 2>/dev/null || rc=$?
+eq "missing token file is an input error" "$rc" 2
+printf ' \n' > emptytoken
+rc=0; up -q --url "http://127.0.0.1:$NP/secure/{file}" --token-file emptytoken report.json 2>/dev/null || rc=$?
+eq "empty token file is an input error" "$rc" 2
+# a refusal by the collector with no spool: not sent, not spooled (3, not 1)
+rc=0; up -q --url "http://127.0.0.1:$NP/secure/y-{file}" --token-file badtoken report.json 2>/dev/null || rc=$?
+eq "401 without a spool" "$rc" 3
 
 # 5. retries: a server that answers 503 twice, then stores the body
 cat > flaky.py <<'PY'

@@ -6,6 +6,7 @@
 
 #include "lbtest.h"
 #include "lb_fleet.h"
+#include "fleet_int.h"
 #include "lb_upload.h"
 
 static char *csv(const char *s)
@@ -64,6 +65,14 @@ int main(void)
 	CHECK_EQ_STR(script_json("[\"</script><b>&amp;\"]"),
 	             "[\"\\u003c/script\\u003e\\u003cb\\u003e\\u0026amp;\"]");
 
+	/* one row per machine: the protector IDs of all its reports, each once */
+	s = lb_fleet_keys_union("{A};{B}", "{B};;{C};{A};{D}");
+	CHECK_EQ_STR(s, "{A};{B};{C};{D}");
+	free(s);
+	s = lb_fleet_keys_union("", "{A};{A}");
+	CHECK_EQ_STR(s, "{A}");
+	free(s);
+
 	/* reduction */
 	REQUIRE(rep);
 	row = lb_fleet_reduce(rep, "r/report.json", &err);
@@ -104,6 +113,14 @@ int main(void)
 	s = lb_upload_expand("https://acct.blob.core.windows.net/c/{file}?sv=1&sig=x%2B", "H", "T",
 	                     "r.json", &err);
 	CHECK_EQ_STR(s, "https://acct.blob.core.windows.net/c/r.json?sv=1&sig=x%2B");
+	free(s);
+	/* values are percent-encoded (curl_easy_escape): all but A-Z a-z 0-9 - . _ ~ */
+	s = lb_upload_expand("https://c/{hostname}/{file}", "a-b.c_d~e", "T", "r\xc3\xa9 #?&%.json",
+	                     &err);
+	CHECK_EQ_STR(s, "https://c/a-b.c_d~e/r%C3%A9%20%23%3F%26%25.json");
+	free(s);
+	s = lb_upload_expand("https://c/{file}", NULL, NULL, "", &err);
+	CHECK_EQ_STR(s, "https://c/");
 	free(s);
 	CHECK(lb_upload_expand("https://c/{host}", "H", "T", "f", &err) == NULL);
 	CHECK_EQ_INT(err.kind, LB_EK_USAGE);
