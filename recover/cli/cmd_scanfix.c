@@ -352,6 +352,8 @@ static int run_parsed(struct scanfix *sf, int argc, char **argv)
 	else
 		ex = lb_engine_run(&sf->o, targets, ntargets, &report);
 	cmd_keyopts_free(&sf->keys);
+	/* no key digits in anything printed, written or sent from here on */
+	lb_report_redact(report);
 	if (sf->report_path) {
 		lb_err_clear(&err);
 		if (lb_report_write(report, sf->report_path, &err)) {

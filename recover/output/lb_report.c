@@ -7,13 +7,62 @@
 #include <string.h>
 
 #include "lb_file.h"
+#include "lb_text.h"
+
+static size_t redact_string(json_t *str)
+{
+	const char *v = json_string_value(str);
+	size_t n = 0;
+	char *copy;
+
+	if (!v || !(copy = strdup(v)))
+		return 0;
+	n = lb_redact_digits(copy);
+	if (n)
+		json_string_set(str, copy);
+	free(copy);
+	return n;
+}
+
+size_t lb_report_redact(json_t *report)
+{
+	size_t n = 0, i;
+	const char *key;
+	json_t *v, *e;
+	void *tmp;
+
+	if (json_is_string(report))
+		return redact_string(report);
+	if (json_is_array(report)) {
+		json_array_foreach(report, i, e)
+			n += lb_report_redact(e);
+		return n;
+	}
+	if (!json_is_object(report))
+		return 0;
+	json_object_foreach_safe(report, tmp, key, v) {
+		char *k = strdup(key);
+
+		n += lb_report_redact(v);
+		if (k && lb_redact_digits(k)) {
+			/* a key that is itself a run of digits: keep the value */
+			json_object_set(report, k, v);
+			json_object_del(report, key);
+			n++;
+		}
+		free(k);
+	}
+	return n;
+}
 
 int lb_report_write(json_t *report, const char *path, struct lb_err *err)
 {
-	char *text = json_dumps(report, JSON_INDENT(2)), *nl;
+	char *text, *nl;
 	size_t len;
 	int rc;
 
+	lb_report_redact(report);
+	text = json_dumps(report, JSON_INDENT(2));
 	if (!text)
 		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "report");
 	len = strlen(text);
@@ -51,6 +100,7 @@ void lb_report_summary(json_t *r, FILE *out)
 	size_t i, j, k, m;
 	int nvol = 0;
 
+	lb_report_redact(r);
 	fprintf(out, "loopbreaker %s %s (%s)\n", s(json_object_get(r, "tool"), "version"),
 	        s(r, "mode"), json_string_value(json_array_get(json_object_get(r, "playbooks"), 0))
 	        ? json_string_value(json_array_get(json_object_get(r, "playbooks"), 0)) : "");

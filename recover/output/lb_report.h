@@ -8,6 +8,12 @@
 
 #include "lb_err.h"
 
+/* The last line of defence for key material: every string in the report
+ * (values and keys, at any depth) has its free-standing runs of 20+ digits
+ * masked (lb_redact_digits, util/lb_text.h).  lb_report_write and
+ * lb_report_summary apply it; callers that print or send a report some
+ * other way call it first.  Returns the number of runs masked. */
+size_t lb_report_redact(json_t *report);
 /* Writes the report to path atomically (temporary file, fsync, rename; then
  * the directory is fsync'd too: lb_replace_file). */
 int lb_report_write(json_t *report, const char *path, struct lb_err *err);

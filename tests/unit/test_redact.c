@@ -2,7 +2,10 @@
  * and the error helpers that apply it (issue 11). */
 #include <errno.h>
 
+#include <jansson.h>
+
 #include "lb_err.h"
+#include "lb_report.h"
 #include "lb_text.h"
 #include "lbtest.h"
 
@@ -66,5 +69,28 @@ int main(void)
 	CHECK(strstr(err.msg, "inner") != NULL);
 	lb_err_set(&err, LB_EK_IO, EIO, "disk.img: offset %d", 4096);
 	CHECK_EQ_STR(err.msg, "disk.img: offset 4096: Input/output error");
+
+	/* every string of a report, at any depth, keys too */
+	{
+		json_t *r = json_pack("{s:s, s:[{s:s, s:s}], s:{s:i}, s:s}",
+		                      "status", "needs_attention",
+		                      "reasons", "why", "wrong key " RP, "sha256",
+		                      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		                      "236808445786162206558657003641262152540639130713", "n", 1,
+		                      "hostname", "WKS-0001");
+		char *text;
+
+		REQUIRE(r);
+		CHECK_EQ_INT(lb_report_redact(r), 2);
+		text = json_dumps(r, JSON_COMPACT);
+		REQUIRE(text);
+		CHECK(strstr(text, "445786") == NULL);
+		CHECK(strstr(text, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+		CHECK(strstr(text, "\"n\":1"));
+		CHECK(strstr(text, "WKS-0001"));
+		CHECK_EQ_INT(lb_report_redact(r), 0); /* idempotent */
+		free(text);
+		json_decref(r);
+	}
 	LBT_DONE();
 }
