@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# --help, docs/usage.md and the man page (docs/loopbreaker.1) agree: every
+# long option `loopbreaker CMD --help` lists (usage lines and option lines)
+# is in both documents; every --option the two documents name exists in some
+# command's --help (--fault-inject: in loopbreaker-test only); and every
+# "loopbreaker CMD ... --opt" in a fenced block of README.md or docs/*.md
+# (scripts/doc-blocks.py cmdopts) is an option of that CMD.
+. "$(dirname "$0")/lib.bash"
+
+USAGE=$LB_SOURCE/docs/usage.md
+MAN=$LB_SOURCE/docs/loopbreaker.1
+CMDS="scan fix undo ls keys fleet upload playbooks"
+[ -x "$LB" ] || { fail "$LB not built"; done_tests; exit 1; }
+
+# listed CMD: the long options of CMD's --help, one a line
+listed() {
+	"$LB" "$1" --help 2>&1 | awk '
+		/^usage:/ { u = 1 } /^$/ { u = 0 }
+		u || /^[ \t]+(-[A-Za-z], )?--[a-z]/ { print }' |
+		grep -o -- '--[a-z][a-z0-9-]*' | grep -vx -- '--help' | sort -u || true
+}
+# mentioned CMD: every --word anywhere in CMD's --help (prose too)
+mentioned() { "$LB" "$1" --help 2>&1 | grep -o -- '--[a-z][a-z0-9-]*' | sort -u || true; }
+# the man page with roff's \- unescaped
+sed 's/\\-/-/g' "$MAN" > man.txt
+
+: > all-listed
+for c in $CMDS; do
+	listed "$c" > "listed-$c"
+	mentioned "$c" > "mentioned-$c"
+	cat "listed-$c" >> all-listed
+	T_CHECKS=$((T_CHECKS + 1))
+	# a command without options must still answer --help (exit 0)
+	"$LB" "$c" --help > /dev/null 2>&1 || fail "loopbreaker $c --help exits non-zero"
+	while read -r o; do
+		T_CHECKS=$((T_CHECKS + 1))
+		grep -q -- "$o\b" "$USAGE" || fail "loopbreaker $c $o: not in docs/usage.md"
+		T_CHECKS=$((T_CHECKS + 1))
+		grep -q -- "$o\b" man.txt || fail "loopbreaker $c $o: not in docs/loopbreaker.1"
+	done < "listed-$c"
+done
+eq "options found in --help" "$(sort -u all-listed | wc -l | awk '{print ($1 > 40) ? "many" : $1}')" many
+"$LBT" fix --help 2>&1 | grep -o -- '--[a-z][a-z0-9-]*' > test-only || true
+# known: any --word of any command's --help; plus other programs' options
+# the docs show in their commands (tar --zstd)
+{ cat mentioned-* test-only; printf -- '--help\n--version\n--zstd\n'; } | sort -u > known
+for doc in usage.md loopbreaker.1; do
+	if [ $doc = loopbreaker.1 ]; then cat man.txt; else cat "$USAGE"; fi |
+		grep -o -- '\(^\|[^a-z0-9-]\)--[a-z][a-z0-9-]*' | grep -o -- '--.*' | sort -u > "named-$doc"
+	while read -r o; do
+		T_CHECKS=$((T_CHECKS + 1))
+		grep -qx -- "$o" known || fail "docs/$doc names $o, which no command's --help lists"
+	done < "named-$doc"
+done
+check "--fault-inject is in loopbreaker-test only" grep -qx -- --fault-inject test-only
+check "--fault-inject is not in loopbreaker" bash -c "! cat mentioned-* | grep -qx -- --fault-inject"
+
+# options next to "loopbreaker CMD" in the docs' code blocks
+python3 "$LB_SOURCE/scripts/doc-blocks.py" --root "$LB_SOURCE" cmdopts > cmdopts
+eq "cmdopts found" "$(awk 'END {print (NR > 30) ? "many" : NR}' cmdopts)" many
+while read -r where c o; do
+	T_CHECKS=$((T_CHECKS + 1))
+	grep -qx -- "$o" "mentioned-$c" || grep -qx -- "$o" test-only ||
+		fail "$where: loopbreaker $c $o: not an option of '$c' (loopbreaker $c --help)"
+done < cmdopts
+done_tests
