@@ -8,8 +8,7 @@
 #include "cmd.h"
 #include "lb_engine.h"
 #include "lb_ntfs.h"
-#include "lb_partition.h"
-#include "lb_source.h"
+#include "lb_volume.h"
 
 struct ls_ctx {
 	struct lb_ntfs *v;
@@ -35,16 +34,13 @@ static int ls_cb(void *arg, const char *name, bool is_dir)
 
 int cmd_ls(int argc, char **argv)
 {
-	struct lb_source src;
-	struct lb_disk disk;
-	struct lb_err err;
-	struct lb_io *win = NULL, *view = NULL;
-	struct lb_mftmirr mirr = { 0 };
-	struct lb_ntfs *v = NULL;
-	struct ls_ctx c;
 	char target[4096], *at;
+	struct lb_mftmirr mirr = { 0 };
+	const struct lb_volume_opts ro = { .name = target, .mirr = &mirr };
+	struct lb_volume vol;
+	struct lb_err err;
+	struct ls_ctx c;
 	int want = -1, rc, ex = 0;
-	const struct lb_part *p = NULL;
 
 	if (argc != 3 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		puts("usage: loopbreaker ls TARGET[@PARTNO] PATH\n\n"
@@ -60,43 +56,27 @@ int cmd_ls(int argc, char **argv)
 		want = atoi(at + 1);
 	}
 	lb_err_clear(&err);
-	if (lb_source_open(target, false, &src, &err) || lb_partition_scan(&src, &disk, &err)) {
-		fprintf(stderr, "loopbreaker: %s\n", err.msg);
-		return LB_EXIT_INPUT;
-	}
-	for (int i = 0; i < disk.nparts && !p; i++)
-		if ((want < 0 && !strcmp(disk.parts[i].fstype, "ntfs")) || disk.parts[i].number == want)
-			p = &disk.parts[i];
-	if (!p) {
-		fprintf(stderr, "loopbreaker: %s: no such NTFS partition\n", argv[1]);
+	/* a stale $MFTMirr: list the volume as fix would leave it */
+	rc = lb_volume_open_path(target, want, &ro, &vol, &err);
+	if (vol.mirr_view)
+		fprintf(stderr, "loopbreaker: %s (fix repairs it); listing as if repaired\n", mirr.why);
+	if (rc) {
+		if (rc > 0)
+			fprintf(stderr, "loopbreaker: %s: no such NTFS partition\n", argv[1]);
+		else
+			fprintf(stderr, "loopbreaker: %s\n", err.msg);
 		ex = LB_EXIT_INPUT;
 		goto out;
 	}
-	win = lb_io_window(src.io, p->offset, p->size, target, &err);
-	if (win) { /* a stale $MFTMirr: list the volume as fix would leave it */
-		view = lb_mftmirr_view(win, &mirr);
-		if (view)
-			fprintf(stderr, "loopbreaker: %s (fix repairs it); listing as if repaired\n",
-			        mirr.why);
-	}
-	if (!win || lb_ntfs_open(view ? view : win, LB_NTFS_RDONLY, &v, &err)) {
-		fprintf(stderr, "loopbreaker: %s\n", err.msg);
-		ex = LB_EXIT_INPUT;
-		goto out;
-	}
-	c.v = v;
+	c.v = vol.ntfs;
 	c.dir = argv[2];
-	rc = lb_ntfs_readdir(v, argv[2], ls_cb, &c, &err);
+	rc = lb_ntfs_readdir(vol.ntfs, argv[2], ls_cb, &c, &err);
 	if (rc) {
 		fprintf(stderr, "loopbreaker: %s\n", rc > 0 ? "no such directory" : err.msg);
 		ex = rc > 0 ? LB_EXIT_INPUT : LB_EXIT_INTERNAL;
 	}
-	lb_ntfs_close(v, &err);
 out:
-	lb_io_close(view);
+	lb_volume_close(&vol, &err);
 	lb_mftmirr_free(&mirr);
-	lb_io_close(win);
-	lb_partition_free(&disk);
-	lb_source_close(&src);
 	return ex;
 }

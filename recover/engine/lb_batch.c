@@ -163,8 +163,7 @@ int lb_batch_run(const struct lb_options *o, const char *const *targets, size_t 
 		json_decref(r);
 		totals[!strcmp(status, "fixed") ? 0 : !strcmp(status, "clean") ? 1 :
 		       !strcmp(status, "needs_attention") ? 2 : 3]++;
-		if (codes[i] > worst)
-			worst = codes[i];
+		worst = lb_exit_worse(worst, codes[i]);
 	}
 	json_object_set_new(s, "totals", json_pack("{s:i, s:i, s:i, s:i}", "fixed", totals[0],
 	                    "clean", totals[1], "needs_attention", totals[2], "error", totals[3]));

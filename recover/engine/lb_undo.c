@@ -1,8 +1,6 @@
 /* lb_undo.c - undo a fix from its evidence bundle. */
 #include "lb_undo.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,7 +11,7 @@
 #include <unistd.h>
 
 #include "lb_bcd.h"
-#include "lb_engine.h"
+#include "lb_bytes.h"
 #include "lb_hivedit.h"
 #include "lb_playbook.h"
 #include "lb_regf.h"
@@ -22,114 +20,13 @@
 #include "lb_partition.h"
 #include "lb_source.h"
 #include "lb_unlock.h"
-
-#define BLOB_MAX (512ULL * 1024 * 1024)
-
-struct blob {
-	char *name;
-	uint8_t *data;
-	size_t len;
-};
-
-struct bundle {
-	json_t *manifest;
-	struct blob *blobs;
-	size_t n;
-};
-
-static void bundle_free(struct bundle *b)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		free(b->blobs[i].name);
-		free(b->blobs[i].data);
-	}
-	free(b->blobs);
-	json_decref(b->manifest);
-}
-
-static int bundle_read(const char *path, struct bundle *b, struct lb_err *err)
-{
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	int rc = 0, r;
-
-	memset(b, 0, sizeof(*b));
-	if (!a)
-		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "bundle");
-	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
-	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", path, archive_error_string(a));
-		goto out;
-	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		la_int64_t size = archive_entry_size(e);
-		struct blob *nb;
-		uint8_t *data;
-
-		if (size < 0 || (uint64_t)size > BLOB_MAX) {
-			rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: entry %s too large", path,
-			                archive_entry_pathname(e));
-			goto out;
-		}
-		data = malloc((size_t)size + 1);
-		nb = realloc(b->blobs, (b->n + 1) * sizeof(*nb));
-		if (!data || !nb) {
-			free(data);
-			rc = lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "bundle");
-			goto out;
-		}
-		b->blobs = nb;
-		if (archive_read_data(a, data, (size_t)size) != size) {
-			free(data);
-			rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s: %s", path, archive_entry_pathname(e),
-			                archive_error_string(a));
-			goto out;
-		}
-		data[size] = 0;
-		b->blobs[b->n].name = strdup(archive_entry_pathname(e));
-		b->blobs[b->n].data = data;
-		b->blobs[b->n].len = (size_t)size;
-		b->n++;
-	}
-	if (r != ARCHIVE_EOF) {
-		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", path, archive_error_string(a));
-		goto out;
-	}
-	for (size_t i = 0; i < b->n; i++)
-		if (!strcmp(b->blobs[i].name, "manifest.json")) {
-			json_error_t je;
-
-			b->manifest = json_loadb((const char *)b->blobs[i].data, b->blobs[i].len, 0, &je);
-			if (!b->manifest)
-				rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: manifest.json: %s (line %d)", path,
-				                je.text, je.line);
-		}
-	if (!rc && (!b->manifest || strcmp(json_string_value(json_object_get(b->manifest, "schema"))
-	                                   ? json_string_value(json_object_get(b->manifest, "schema"))
-	                                   : "", "loopbreaker-evidence/1")))
-		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: not a loopbreaker evidence bundle", path);
-out:
-	archive_read_free(a);
-	if (rc)
-		bundle_free(b);
-	return rc;
-}
-
-static const struct blob *find_blob(const struct bundle *b, const char *name)
-{
-	for (size_t i = 0; name && i < b->n; i++)
-		if (!strcmp(b->blobs[i].name, name))
-			return &b->blobs[i];
-	return NULL;
-}
+#include "lb_volume.h"
+#include "undo_int.h"
 
 /* ---- locating the volume ---- */
 
 struct vol {
-	struct lb_source src;
-	struct lb_io *win;             /* the partition, or its decrypting BitLocker layer */
-	struct lb_ntfs *ntfs;
+	struct lb_volume lv;           /* read-write, owns its source */
 	char target[4096];
 	int partno;
 };
@@ -158,46 +55,40 @@ static int64_t iso_to_nt(const char *iso)
 	return (t + 11644473600LL) * 10000000LL + f;
 }
 
-/* Opens, read-write, the NTFS volume with this serial on one of the
- * candidate targets. */
 /* The NTFS serial of the volume io starts with ("" if it is not NTFS). */
 static void ntfs_serial(struct lb_io *io, char s[32])
 {
 	uint8_t bs[0x50];
 	struct lb_err e;
-	uint64_t ser = 0;
 
 	s[0] = '\0';
 	if (io->size < sizeof(bs) || lb_io_pread(io, bs, sizeof(bs), 0, &e) ||
 	    memcmp(bs + 3, "NTFS    ", 8))
 		return;
-	for (int k = 7; k >= 0; k--)
-		ser = ser << 8 | bs[0x48 + k];
-	snprintf(s, 32, "%016" PRIX64, ser);
+	snprintf(s, 32, "%016" PRIX64, lb_le64(bs + 0x48));
 }
 
-/* A BitLocker partition, unlocked with the operator's keys (read-only to
- * look at the serial, writable once it matches). */
-static struct lb_io *open_bitlocker(struct lb_unlock *u, const char *path, struct lb_source *src,
-                                   const struct lb_part *p, bool writable, struct lb_err *err)
+/* The serial of partition p of cand (a BitLocker one unlocked read-only
+ * with the operator's keys; without keys it is not looked at). */
+static void part_serial(const char *cand, struct lb_source *src, const struct lb_part *p,
+                        struct lb_unlock *unlock, char s[32], struct lb_err *err)
 {
-	struct lb_bitlocker_info *bi = calloc(1, sizeof(*bi));
-	struct lb_io *win, *io = NULL;
-	char prot[LB_GUID_STRLEN], source[32];
+	struct lb_bitlocker_info bi;
+	const struct lb_volume_opts look = { .no_ntfs = true, .name = cand, .unlock = unlock,
+	                                     .bl = &bi };
+	struct lb_volume lv;
 
-	if (!bi || !u)
-		goto out;
-	win = lb_io_window(src->io, p->offset, p->size, path, err);
-	if (!win)
-		goto out;
-	if (lb_bitlocker_probe(win, bi, err) == 0)
-		io = lb_unlock_open(u, path, p->offset, p->size, bi, writable, prot, source, err);
-	lb_io_close(win);
-out:
-	free(bi);
-	return io;
+	s[0] = '\0';
+	if (!strcmp(p->fstype, "BitLocker") && !unlock)
+		return;
+	if (lb_volume_open(src, p, &look, &lv, err))
+		return;
+	ntfs_serial(lv.io, s);
+	lb_volume_close(&lv, NULL);
 }
 
+/* Opens, read-write, the NTFS volume with this serial on one of the
+ * candidate targets. */
 static int open_volume(const char *const *cands, size_t ncands, const char *serial,
                        uint64_t offset, struct lb_unlock *unlock, struct vol *out,
                        struct lb_err *err)
@@ -208,48 +99,38 @@ static int open_volume(const char *const *cands, size_t ncands, const char *seri
 	 * formatted in the same second can share a serial), then anywhere */
 	for (int pass = 0; pass < 2; pass++)
 	for (size_t c = 0; c < ncands; c++) {
+		const struct lb_volume_opts rw = { .writable = true, .name = cands[c],
+		                                   .unlock = unlock };
+		struct lb_source src;
 		struct lb_disk disk;
+		int partno = -1;
 
-		if (lb_source_open(cands[c], false, &out->src, err))
+		if (lb_source_open(cands[c], false, &src, err))
 			continue;
-		if (lb_partition_scan(&out->src, &disk, err)) {
-			lb_source_close(&out->src);
+		if (lb_partition_scan(&src, &disk, err)) {
+			lb_source_close(&src);
 			continue;
 		}
-		for (int i = 0; i < disk.nparts; i++) {
+		for (int i = 0; i < disk.nparts && partno < 0; i++) {
+			const struct lb_part *p = &disk.parts[i];
 			char s[32];
-			struct lb_part p = disk.parts[i];
-			bool bl = strcmp(p.fstype, "BitLocker") == 0;
-			struct lb_io *look;
 
-			if ((strcmp(p.fstype, "ntfs") && !bl) || p.truncated ||
-			    (pass == 0 && p.offset != offset))
+			if ((strcmp(p->fstype, "ntfs") && strcmp(p->fstype, "BitLocker")) ||
+			    p->truncated || (pass == 0 && p->offset != offset))
 				continue;
-			look = bl ? open_bitlocker(unlock, cands[c], &out->src, &p, false, err)
-			          : lb_io_window(out->src.io, p.offset, p.size, cands[c], err);
-			if (!look)
-				continue;
-			ntfs_serial(look, s);
-			lb_io_close(look);
-			if (strcasecmp(s, serial))
-				continue;
-			lb_partition_free(&disk);
-			lb_source_close(&out->src);
-			if (lb_source_open(cands[c], true, &out->src, err))
-				return -1;
-			out->win = bl ? open_bitlocker(unlock, cands[c], &out->src, &p, true, err)
-			              : lb_io_window(out->src.io, p.offset, p.size, cands[c], err);
-			if (!out->win || lb_ntfs_open(out->win, LB_NTFS_RW, &out->ntfs, err)) {
-				lb_io_close(out->win);
-				lb_source_close(&out->src);
-				return -1;
-			}
-			snprintf(out->target, sizeof(out->target), "%s", cands[c]);
-			out->partno = p.number;
-			return 0;
+			part_serial(cands[c], &src, p, unlock, s, err);
+			if (!strcasecmp(s, serial))
+				partno = p->number;
 		}
 		lb_partition_free(&disk);
-		lb_source_close(&out->src);
+		lb_source_close(&src);
+		if (partno < 0)
+			continue;
+		if (lb_volume_open_path(cands[c], partno, &rw, &out->lv, err))
+			return -1;
+		snprintf(out->target, sizeof(out->target), "%s", cands[c]);
+		out->partno = partno;
+		return 0;
 	}
 	have_keys = unlock && ((unlock->ks && lb_keys_count(unlock->ks)) || unlock->nbek ||
 	                       unlock->nrecovery || unlock->npasswords);
@@ -260,10 +141,7 @@ static int open_volume(const char *const *cands, size_t ncands, const char *seri
 
 static void close_volume(struct vol *v, struct lb_err *err)
 {
-	if (v->ntfs)
-		lb_ntfs_close(v->ntfs, err);
-	lb_io_close(v->win);
-	lb_source_close(&v->src);
+	lb_volume_close(&v->lv, err);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -331,6 +209,23 @@ static int root_q_cb(void *arg, const char *name, bool is_dir)
 
 /* ---- registry: a hive replaced by fix ---- */
 
+/* The manifest's hex (as the engine wrote it) into a malloc'd buffer. */
+static int unhex_alloc(const char *hex, uint8_t **out, size_t *n)
+{
+	size_t hl = strlen(hex);
+
+	*out = NULL;
+	*n = hl / 2;
+	if (hl % 2 || !(*out = malloc(*n + 1)))
+		return -1;
+	if (lb_unhex(hex, *out, *n)) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static bool same_raw(const struct lb_regval *v, json_t *want)
 {
 	const char *hex = json_string_value(json_object_get(want, "hex"));
@@ -341,7 +236,7 @@ static bool same_raw(const struct lb_regval *v, json_t *want)
 	if (!json_is_true(json_object_get(want, "present")))
 		return !v->present;
 	if (!v->present || !hex || v->type != (uint32_t)json_integer_value(json_object_get(want, "type")) ||
-	    lb_hex_decode(hex, &b, &n))
+	    unhex_alloc(hex, &b, &n))
 		return false;
 	eq = n == v->len && (n == 0 || memcmp(b, v->data, n) == 0);
 	free(b);
@@ -357,7 +252,7 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 	const char *path = json_string_value(json_object_get(ent, "path"));
 	const char *sha = json_string_value(json_object_get(ent, "sha256"));
 	const char *new_sha = json_string_value(json_object_get(ent, "new_sha256"));
-	const struct blob *blob = find_blob(b, json_string_value(json_object_get(ent, "archive_path")));
+	const struct blob *blob = undo_find_blob(b, json_string_value(json_object_get(ent, "archive_path")));
 	json_t *edits = json_object_get(ent, "edits"), *e;
 	bool replayed = json_is_true(json_object_get(ent, "replayed"));
 	char cur_sha[65], suffix[64], bak[1100];
@@ -373,13 +268,13 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 		return lb_err_set(err, LB_EK_INPUT, 0, "registry entry incomplete in the manifest");
 	snprintf(suffix, sizeof(suffix), "loopbreaker-undo-%s", stamp);
 	memset(&hc, 0, sizeof(hc));
-	if (lb_ntfs_stat(v->ntfs, path, &st, err) != 0) {
+	if (lb_ntfs_stat(v->lv.ntfs, path, &st, err) != 0) {
 		if (err->kind == LB_EK_NONE)
 			lb_err_set(err, LB_EK_REFUSED, 0, "%s is missing (an interrupted replacement? run "
 			           "fix to complete it first); not restored", path);
 		return -1;
 	}
-	if (lb_ntfs_read_all(v->ntfs, path, BLOB_MAX, &cur, &clen, err))
+	if (lb_ntfs_read_all(v->lv.ntfs, path, BLOB_MAX, &cur, &clen, err))
 		return -1;
 	lb_sha256_hex(cur, (size_t)clen, cur_sha);
 	if (!replayed && !strcmp(cur_sha, new_sha)) {
@@ -394,7 +289,7 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 			return lb_err_set(err, LB_EK_INPUT, 0, "%s: bundle copy does not match its sha256",
 			                  path);
 		}
-		if (lb_hive_swap(v->ntfs, path, blob->data, blob->len, sha, suffix, &st, bak,
+		if (lb_hive_swap(v->lv.ntfs, path, blob->data, blob->len, sha, suffix, &st, bak,
 		                 sizeof(bak), err) == 0) {
 			json_object_set_new(out, "mode", json_string("whole_file"));
 			json_object_set_new(out, "hive_backup", json_string(bak));
@@ -447,7 +342,7 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 		snprintf(re[i].value, sizeof(re[i].value), "%s", val);
 		re[i].new_present = json_is_true(json_object_get(old, "present"));
 		if (re[i].new_present) {
-			if (lb_hex_decode(json_string_value(json_object_get(old, "hex")) ?
+			if (unhex_alloc(json_string_value(json_object_get(old, "hex")) ?
 			                  json_string_value(json_object_get(old, "hex")) : "", &ob, &on)) {
 				lb_err_set(err, LB_EK_INPUT, 0, "registry edit: bad hex in the manifest");
 				goto out;
@@ -464,7 +359,7 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 		char nsha[65];
 
 		lb_sha256_hex(newb, newlen, nsha);
-		if (lb_hive_swap(v->ntfs, path, newb, newlen, nsha, suffix, &st, bak, sizeof(bak), err))
+		if (lb_hive_swap(v->lv.ntfs, path, newb, newlen, nsha, suffix, &st, bak, sizeof(bak), err))
 			goto out;
 	}
 	json_object_set_new(out, "mode", json_string("values"));
@@ -540,7 +435,7 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 	const char *path = json_string_value(json_object_get(ent, "path"));
 	const char *sha = json_string_value(json_object_get(ent, "sha256"));
 	const char *ap = json_string_value(json_object_get(ent, "archive_path"));
-	const struct blob *blob = find_blob(b, ap);
+	const struct blob *blob = undo_find_blob(b, ap);
 	struct lb_ntfs_stat st;
 	char cur[65];
 	int rc;
@@ -562,19 +457,19 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 
 		if (!blob || blob->len < 4)
 			return lb_err_set(err, LB_EK_INPUT, 0, "hiberfil.sys header missing from bundle");
-		r = lb_ntfs_pread(v->ntfs, path, now, blob->len, 0, err);
+		r = lb_ntfs_pread(v->lv.ntfs, path, now, blob->len, 0, err);
 		if (r != (int64_t)blob->len || memcmp(now, "\0\0\0\0", 4) ||
 		    memcmp(now + 4, blob->data + 4, blob->len - 4))
 			return lb_err_set(err, LB_EK_REFUSED, 0, "%s changed since the fix; not restored",
 			                  path);
-		if (lb_ntfs_pwrite(v->ntfs, path, blob->data, 4, 0, err))
+		if (lb_ntfs_pwrite(v->lv.ntfs, path, blob->data, 4, 0, err))
 			return -1;
 		json_object_set_new(out, "status", json_string("restored"));
 		return 0;
 	}
 	if (!sha)
 		return lb_err_set(err, LB_EK_INPUT, 0, "manifest entry %s without sha256", path);
-	rc = lb_ntfs_stat(v->ntfs, path, &st, err);
+	rc = lb_ntfs_stat(v->lv.ntfs, path, &st, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
@@ -585,11 +480,11 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 		const char *leaf = strrchr(path, '\\');
 
 		memset(&q, 0, sizeof(q));
-		q.ntfs = v->ntfs;
+		q.ntfs = v->lv.ntfs;
 		q.name = leaf ? leaf + 1 : path;
 		q.sha = sha;
 		q.size = (uint64_t)json_integer_value(json_object_get(ent, "size"));
-		lb_ntfs_readdir(v->ntfs, "\\", root_q_cb, &q, err);
+		lb_ntfs_readdir(v->lv.ntfs, "\\", root_q_cb, &q, err);
 		if (!q.found[0])
 			return lb_err_set(err, LB_EK_REFUSED, 0, "quarantined copy of %s not found (or "
 			                  "changed) under \\loopbreaker.quarantine*; not restored", path);
@@ -601,11 +496,11 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 			s = strrchr(parent, '\\');
 			if (s && s != parent) {
 				*s = 0;
-				if (lb_ntfs_mkdir_p(v->ntfs, parent, err))
+				if (lb_ntfs_mkdir_p(v->lv.ntfs, parent, err))
 					return -1;
 			}
 		}
-		if (lb_ntfs_move(v->ntfs, q.found, path, err))
+		if (lb_ntfs_move(v->lv.ntfs, q.found, path, err))
 			return -1;
 		json_object_set_new(out, "from", json_string(q.found));
 	} else if (!strcmp(action, "delete")) {
@@ -627,7 +522,7 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 			times.modified = times.created = times.accessed = times.mft_changed =
 				iso_to_nt(json_string_value(json_object_get(ent, "modified")));
 		times.attributes = (uint32_t)json_integer_value(json_object_get(ent, "attributes"));
-		if (lb_ntfs_create_file(v->ntfs, path, blob->data, blob->len, &times, err))
+		if (lb_ntfs_create_file(v->lv.ntfs, path, blob->data, blob->len, &times, err))
 			return -1;
 	} else {
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: unknown action \"%s\"", path, action);
@@ -637,7 +532,7 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 		uint8_t *d;
 		uint64_t len;
 
-		if (lb_ntfs_read_all(v->ntfs, path, BLOB_MAX, &d, &len, err))
+		if (lb_ntfs_read_all(v->lv.ntfs, path, BLOB_MAX, &d, &len, err))
 			return -1;
 		lb_sha256_hex(d, (size_t)len, cur);
 		free(d);
@@ -646,6 +541,56 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 	}
 	json_object_set_new(out, "status", json_string("restored"));
 	return 0;
+}
+
+/* One manifest entry: 0 restored; 1 nothing to do (kept); -1 with err.
+ * err may also be set after a restore (the volume did not close cleanly). */
+static int undo_one(const struct bundle *b, json_t *ent, const char *const *targets,
+                    size_t ntargets, struct lb_unlock *unlock, json_t *out, struct lb_err *err)
+{
+	const char *serial = json_string_value(json_object_get(ent, "volume_serial"));
+	const char *rec = json_string_value(json_object_get(ent, "target"));
+	const char *act = json_string_value(json_object_get(ent, "action"));
+	const char *one[1] = { rec };
+	struct lb_err cerr;
+	struct vol v;
+	int rc;
+
+	if (act && (!strcmp(act, "registry_log") || !strcmp(act, "complete_hive_swap") ||
+	            !strcmp(act, "complete_bcd_swap"))) {
+		/* evidence only: the hive entry undoes the change */
+		json_object_set_new(out, "status", json_string("kept"));
+		return 1;
+	}
+	if (act && !strcmp(act, "repair_mftmirr")) {
+		/* putting the stale mirror back would make the volume
+		 * unreadable to libntfs-3g again */
+		json_object_set_new(out, "status", json_string("kept"));
+		json_object_set_new(out, "reason", json_string("a repaired $MFTMirr is not put back; "
+		                    "its old records stay in the bundle"));
+		return 1;
+	}
+	if (act && !strcmp(act, "bcd_safeboot")) {
+		const char *tg = ntargets ? targets[0] : rec;
+
+		if (!tg)
+			return lb_err_set(err, LB_EK_INPUT, 0, "BCD entry without target");
+		return undo_bcd(tg, ent, out, err);
+	}
+	if (!serial)
+		return lb_err_set(err, LB_EK_INPUT, 0, "manifest entry without volume_serial");
+	if (open_volume(ntargets ? targets : one, ntargets ? ntargets : 1, serial,
+	                (uint64_t)json_integer_value(json_object_get(ent, "offset")), unlock, &v,
+	                err))
+		return -1;
+	json_object_set_new(out, "target", json_string(v.target));
+	json_object_set_new(out, "partition", json_integer(v.partno));
+	rc = undo_entry(&v, b, ent, out, err);
+	lb_err_clear(&cerr);
+	close_volume(&v, &cerr);
+	if (cerr.kind != LB_EK_NONE && err->kind == LB_EK_NONE)
+		*err = cerr; /* reported, though the entry itself was restored */
+	return rc;
 }
 
 int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
@@ -671,86 +616,29 @@ int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
 	json_object_set_new(r, "undo", results);
 	*report = r;
 	lb_err_clear(&err);
-	if (bundle_read(bundle, &b, &err)) {
+	if (undo_bundle_read(bundle, &b, &err)) {
 		json_object_set_new(r, "status", json_string("error"));
 		json_object_set_new(r, "reasons", json_pack("[s]", err.msg));
 		json_object_set_new(r, "exit_code", json_integer(LB_EXIT_INPUT));
 		return LB_EXIT_INPUT;
 	}
 	json_array_foreach(json_object_get(b.manifest, "entries"), i, ent) {
-		const char *serial = json_string_value(json_object_get(ent, "volume_serial"));
-		const char *rec = json_string_value(json_object_get(ent, "target"));
-		const char *one[1] = { rec };
 		json_t *out = json_object();
-		struct vol v;
 
-		memset(&v, 0, sizeof(v));
-		lb_err_clear(&err);
 		json_object_set_new(out, "path", json_copy(json_object_get(ent, "path")));
 		json_object_set_new(out, "action", json_copy(json_object_get(ent, "action")));
 		json_array_append_new(results, out);
-		{
-			const char *act = json_string_value(json_object_get(ent, "action"));
-
-			if (act && (!strcmp(act, "registry_log") || !strcmp(act, "complete_hive_swap") ||
-			            !strcmp(act, "complete_bcd_swap"))) {
-				/* evidence only: the hive entry undoes the change */
-				json_object_set_new(out, "status", json_string("kept"));
-				continue;
-			}
-			if (act && !strcmp(act, "repair_mftmirr")) {
-				/* putting the stale mirror back would make the
-				 * volume unreadable to libntfs-3g again */
-				json_object_set_new(out, "status", json_string("kept"));
-				json_object_set_new(out, "reason", json_string("a repaired $MFTMirr is "
-				                    "not put back; its old records stay in the bundle"));
-				continue;
-			}
-			if (act && !strcmp(act, "bcd_safeboot")) {
-				const char *tg = ntargets ? targets[0] : rec;
-
-				if (!tg)
-					lb_err_set(&err, LB_EK_INPUT, 0, "BCD entry without target");
-				else if (undo_bcd(tg, ent, out, &err) == 0)
-					restored++;
-				if (err.kind != LB_EK_NONE) {
-					int k = err.kind == LB_EK_REFUSED ? 1 : err.kind == LB_EK_INPUT ? 2 : 3;
-
-					json_object_set_new(out, "status", json_string(k == 1 ? "refused" :
-					                                               "failed"));
-					json_object_set_new(out, "reason", json_string(err.msg));
-					ex = ex > k ? ex : k;
-				}
-				continue;
-			}
-		}
-		if (!serial) {
-			lb_err_set(&err, LB_EK_INPUT, 0, "manifest entry without volume_serial");
-		} else if (open_volume(ntargets ? targets : one, ntargets ? ntargets : 1, serial,
-		                       (uint64_t)json_integer_value(json_object_get(ent, "offset")),
-		                       unlock, &v, &err) == 0) {
-			json_object_set_new(out, "target", json_string(v.target));
-			json_object_set_new(out, "partition", json_integer(v.partno));
-			if (undo_entry(&v, &b, ent, out, &err) == 0)
-				restored++;
-			{
-				struct lb_err cerr;
-
-				lb_err_clear(&cerr);
-				close_volume(&v, &cerr);
-				if (cerr.kind != LB_EK_NONE && err.kind == LB_EK_NONE)
-					err = cerr;
-			}
-		}
+		lb_err_clear(&err);
+		if (undo_one(&b, ent, targets, ntargets, unlock, out, &err) == 0)
+			restored++;
 		if (err.kind != LB_EK_NONE) {
 			json_object_set_new(out, "status", json_string(err.kind == LB_EK_REFUSED ?
 			                                               "refused" : "failed"));
 			json_object_set_new(out, "reason", json_string(err.msg));
-			ex = ex > (err.kind == LB_EK_REFUSED ? 1 : err.kind == LB_EK_INPUT ? 2 : 3) ? ex :
-			     (err.kind == LB_EK_REFUSED ? 1 : err.kind == LB_EK_INPUT ? 2 : 3);
+			ex = lb_exit_worse(ex, lb_exit_for(err.kind));
 		}
 	}
-	bundle_free(&b);
+	undo_bundle_free(&b);
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);

@@ -1,0 +1,381 @@
+/* engine_apply.c - apply phase: the evidence bundle first, then each
+ * affected volume re-opened read-write (lb_volume), the planned changes
+ * carried out after re-checking each file. */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lb_evidence.h"
+#include "lb_hivedit.h"
+#include "lb_ntfs_replay.h"
+#include "lb_source.h"
+#include "lb_volume.h"
+
+/* ---- apply phase ---- */
+
+static int verify_unchanged(struct lb_ntfs *ntfs, const struct plan *p, struct lb_err *err)
+{
+	uint8_t *data = NULL;
+	uint64_t len = 0;
+	char sha[65];
+
+	if (lb_ntfs_read_all(ntfs, p->path, FILE_MAX, &data, &len, err))
+		return -1;
+	lb_sha256_hex(data, (size_t)len, sha);
+	free(data);
+	if (len != p->len || strcmp(sha, p->sha256) != 0)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "%s changed since it was scanned; not touched",
+		                  p->path);
+	return 0;
+}
+
+/* Replaces a hive file by the planned new bytes (lb_hive_swap), after
+ * checking that it and its logs are still what was planned from. */
+static int apply_hive(struct run *run, struct volume *v, struct lb_ntfs *ntfs, struct plan *p,
+                      struct lb_err *err)
+{
+	char suffix[64], bak[1100];
+	size_t pl = strlen(p->path), i;
+	json_t *moved, *f;
+
+	if (verify_unchanged(ntfs, p, err))
+		return -1;
+	for (i = 0; p->replayed && i < v->nplans; i++) {
+		struct plan *lp = &v->plans[i];
+
+		if (lp->kind == PL_EVIDENCE_ONLY && !strncmp(lp->path, p->path, pl) &&
+		    lp->path[pl] == '.' && verify_unchanged(ntfs, lp, err))
+			return -1;
+	}
+	snprintf(suffix, sizeof(suffix), "loopbreaker-%s", run->stamp);
+	if (lb_hive_swap(ntfs, p->path, p->newdata, p->newlen, p->new_sha, suffix, &p->st, bak,
+	                 sizeof(bak), err))
+		return -1;
+	moved = json_array();
+	/* The new hive is clean (equal sequence numbers) and already holds the
+	 * logged changes: set the old logs aside so nothing replays them. */
+	if (p->replayed && lb_hive_logs_aside(ntfs, p->path, suffix, moved, err)) {
+		json_decref(moved);
+		return -1;
+	}
+	json_array_foreach(p->findings, i, f) {
+		json_object_set_new(f, "action", json_string(json_is_null(json_object_get(f, "new")) ?
+		                                             "deleted" : "set"));
+		json_object_set_new(f, "reason", json_null());
+		json_object_set_new(f, "hive_backup", json_string(bak));
+		if (p->replayed)
+			json_object_set(f, "logs_moved", moved);
+	}
+	json_decref(moved);
+	p->done = true;
+	return 0;
+}
+
+static int apply_hive_complete(struct volume *v, struct lb_ntfs *ntfs, struct plan *p,
+                               struct lb_err *err)
+{
+	char newp[1100];
+	struct lb_ntfs_stat st;
+	struct plan chk = *p;
+
+	if ((size_t)snprintf(newp, sizeof(newp), "%s.loopbreaker-new", p->path) >= sizeof(newp))
+		return lb_err_set(err, LB_EK_INTERNAL, 0, "path too long");
+	if (lb_ntfs_stat(ntfs, p->path, &st, err) != 1)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "%s reappeared since the scan; not touched",
+		                  p->path);
+	snprintf(chk.path, sizeof(chk.path), "%s", newp);
+	if (lb_ntfs_stat(ntfs, newp, &st, err) != 0)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "%s vanished since the scan", newp);
+	chk.len = st.size;
+	if (verify_unchanged(ntfs, &chk, err) || lb_ntfs_move(ntfs, newp, p->path, err))
+		return -1;
+	eng_reason(v->j, "interrupted hive replacement completed: %s -> %s", newp, p->path);
+	p->done = true;
+	return 0;
+}
+
+static int apply_plan(struct run *run, struct volume *v, struct lb_ntfs *ntfs, struct plan *p,
+                      struct lb_err *err)
+{
+	char qdir[256], qpath[1024];
+	struct lb_ntfs_stat st;
+	int rc;
+
+	if (p->kind == PL_HIBER_INVALIDATE) {
+		static const uint8_t zero[4] = { 0 };
+
+		/* Clearing the signature makes Windows cold-boot instead of
+		 * resuming a session that no longer matches the disk. */
+		if (lb_ntfs_pwrite(ntfs, p->path, zero, sizeof(zero), 0, err))
+			return -1;
+		eng_reason(v->j, "hibernated session discarded (hiberfil.sys signature cleared) at "
+		           "the operator's request");
+		p->done = true;
+		return 0;
+	}
+	if (p->kind == PL_EVIDENCE_ONLY || p->kind == PL_MFTMIRR)
+		return 0; /* a log: checked with its hive; the mirror: before the mount */
+	if (p->kind == PL_HIVE_COMPLETE)
+		return apply_hive_complete(v, ntfs, p, err);
+	if (p->kind == PL_HIVE)
+		return apply_hive(run, v, ntfs, p, err);
+	if (verify_unchanged(ntfs, p, err))
+		return -1;
+	if (p->kind == PL_DELETE) {
+		if (lb_ntfs_unlink(ntfs, p->path, err))
+			return -1;
+		if (lb_ntfs_stat(ntfs, p->path, &st, err) != 1)
+			return lb_err_set(err, LB_EK_IO, 0, "%s still present after delete", p->path);
+		json_object_set_new(p->finding, "action", json_string("deleted"));
+		p->done = true;
+		return 0;
+	}
+	snprintf(qdir, sizeof(qdir), "\\loopbreaker.quarantine\\%s", run->stamp);
+	if (lb_ntfs_mkdir_p(ntfs, qdir, err)) {
+		/* \loopbreaker.quarantine itself may be damaged (an earlier run
+		 * cut off mid-way): use a fresh top-level directory instead. */
+		struct lb_err e2;
+
+		snprintf(qdir, sizeof(qdir), "\\loopbreaker.quarantine-%s", run->stamp);
+		lb_err_clear(&e2);
+		if (lb_ntfs_mkdir_p(ntfs, qdir, &e2))
+			return -1;
+		eng_reason(v->j, "quarantine directory unusable (%s); used %s", err->msg, qdir);
+		lb_err_clear(err);
+	}
+	/* A free name: name, name.1, name.2…  The file itself may already
+	 * carry a name here without a directory entry (a run cut off
+	 * mid-link in the same second), which makes the link fail with
+	 * EEXIST: take the next name then too. */
+	for (int n = 0;; n++) {
+		if (n == 0)
+			snprintf(qpath, sizeof(qpath), "%s\\%s", qdir, p->name);
+		else
+			snprintf(qpath, sizeof(qpath), "%s\\%s.%d", qdir, p->name, n);
+		rc = lb_ntfs_stat(ntfs, qpath, &st, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && n < 100)
+			continue;
+		if (lb_ntfs_move(ntfs, p->path, qpath, err) == 0)
+			break;
+		if (err->sys_errno != EEXIST || n >= 100)
+			return -1;
+		lb_err_clear(err);
+	}
+	if (lb_ntfs_stat(ntfs, p->path, &st, err) != 1 || lb_ntfs_stat(ntfs, qpath, &st, err) != 0 ||
+	    st.size != p->len)
+		return lb_err_set(err, LB_EK_IO, 0, "%s: move to %s did not verify", p->path, qpath);
+	json_object_set_new(p->finding, "action", json_string("quarantined"));
+	json_object_set_new(p->finding, "quarantine_path", json_string(qpath));
+	p->done = true;
+	return 0;
+}
+
+/* --replay-journal: ntfsrecover on the raw partition, which must leave a
+ * clean journal.  0, or -1 with err. */
+static int replay_journal(struct lb_source *src, struct volume *v, struct lb_err *err)
+{
+	const struct lb_volume_opts ro = { .writable = false };
+	struct lb_volume vol;
+	struct lb_ntfs_state st;
+	char out[2048];
+
+	if (v->bitlocker)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "the NTFS journal inside a BitLocker volume "
+		                  "cannot be replayed by ntfsrecover here; nothing was written "
+		                  "(--discard-journal resets it)");
+	if (lb_ntfs_replay_journal(src, v->part.number, v->part.offset, v->part.size, out,
+	                           sizeof(out), err))
+		return -1;
+	/* ntfsrecover must have left a clean journal */
+	if (lb_volume_open(src, &v->part, &ro, &vol, err))
+		return -1;
+	lb_ntfs_state(vol.ntfs, &st, err);
+	lb_volume_close(&vol, err);
+	if (!st.journal_known || !st.journal_clean)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "the NTFS journal is still not clean after "
+		                  "ntfsrecover: nothing was written");
+	eng_reason(v->j, "NTFS journal replayed with ntfsrecover before the fix");
+	json_object_set_new(json_object_get(v->j, "state"), "journal_replayed", json_true());
+	return 0;
+}
+
+static void apply_volume(struct run *run, struct lb_source *src, struct volume *v)
+{
+	const struct lb_options *o = run->o;
+	struct lb_volume_opts vo = { .writable = true, .unlock = o->unlock, .bl = v->bl,
+	                             .bl_probed = true, .wrap_io = o->wrap_io,
+	                             .wrap_ctx = o->wrap_ctx };
+	struct lb_volume vol;
+	struct plan *mirr = NULL;
+	struct lb_err err;
+	double t0 = eng_now_ms();
+	int rc;
+
+	lb_err_clear(&err);
+	if (o->discard_hibernation && v->hibernated)
+		vo.ntfs_flags |= LB_NTFS_DISCARD_HIBERNATION;
+	if (o->replay_journal && v->journal_unclean && !o->discard_journal) {
+		if (replay_journal(src, v, &err)) {
+			eng_error(v, &err);
+			goto skipped;
+		}
+	} else if (o->discard_journal && v->journal_unclean) {
+		vo.ntfs_flags |= LB_NTFS_DISCARD_JOURNAL;
+	}
+	/* libntfs-3g mounts nothing with a stale mirror: lb_volume repairs it
+	 * first when it was planned */
+	for (size_t i = 0; i < v->nplans && !mirr; i++)
+		if (v->plans[i].kind == PL_MFTMIRR)
+			mirr = &v->plans[i];
+	vo.mirr = mirr ? &v->mirr : NULL;
+	rc = lb_volume_open(src, &v->part, &vo, &vol, &err);
+	if (vol.mirr_repaired) {
+		json_object_set_new(mirr->finding, "action", json_string("repaired"));
+		json_object_set_new(mirr->finding, "state", json_string("ok"));
+		json_object_set_new(json_object_get(v->j, "state"), "mft_mirror",
+		                    json_string("repaired"));
+		eng_reason(v->j, "%s: rewritten from $MFT before any other change", v->mirr.why);
+		mirr->done = true;
+	}
+	if (rc) {
+		eng_error(v, &err);
+		goto skipped;
+	}
+	if (vo.ntfs_flags & LB_NTFS_DISCARD_JOURNAL)
+		eng_reason(v->j, "NTFS journal reset at the operator's request (--discard-journal)");
+	for (size_t i = 0; i < v->nplans; i++) {
+		struct plan *p = &v->plans[i];
+
+		if (apply_plan(run, v, vol.ntfs, p, &err)) {
+			eng_plan_mark(p, "failed", err.msg);
+			eng_error(v, &err);
+			lb_err_clear(&err);
+		}
+	}
+	if (lb_volume_unmount(&vol, &err))
+		eng_error(v, &err);
+	if (lb_io_sync(vol.io, &err))
+		eng_error(v, &err);
+	v->writes = vol.io->writes;
+	lb_volume_close(&vol, NULL);
+	v->fix_ms = eng_now_ms() - t0;
+	if (v->status == VS_CLEAN)
+		v->status = VS_FIXED;
+	return;
+skipped:
+	for (size_t i = 0; i < v->nplans; i++)
+		eng_plan_mark(&v->plans[i], "failed", err.msg);
+}
+
+void eng_apply_all(struct run *run)
+{
+	const struct lb_options *o = run->o;
+	struct lb_evidence_item *items = NULL;
+	size_t n = 0, cap = 0;
+	char path[4096], sha[65];
+	struct lb_err err;
+	json_t *hdr, *ev;
+	int fails = 0;
+
+	for (size_t ti = 0; ti < run->ntargets; ti++)
+		for (int vi = 0; vi < run->targets[ti].nvols; vi++) {
+			struct volume *v = &run->targets[ti].vols[vi];
+
+			for (size_t i = 0; i < v->nplans; i++) {
+				if (n == cap) {
+					size_t nc = cap ? cap * 2 : 8;
+					struct lb_evidence_item *ni = realloc(items, nc * sizeof(*ni));
+
+					if (!ni) {
+						free(items);
+						return;
+					}
+					items = ni;
+					cap = nc;
+				}
+				items[n].meta = v->plans[i].meta;
+				items[n].data = v->plans[i].data;
+				items[n].len = (size_t)v->plans[i].len;
+				items[n].name = v->plans[i].name;
+				items[n].mtime_unix = v->plans[i].mtime_unix;
+				n++;
+			}
+		}
+	if (n == 0) {
+		free(items);
+		return;
+	}
+	if (o->evidence_path)
+		snprintf(path, sizeof(path), "%s", o->evidence_path);
+	else
+		snprintf(path, sizeof(path), "loopbreaker-evidence-%s.tar.zst", run->stamp);
+	hdr = json_pack("{s:s, s:s, s:s, s:s}", "schema", "loopbreaker-evidence/1", "tool_version",
+	                LB_VERSION, "created_at",
+	                json_string_value(json_object_get(run->report, "started_at")),
+	                "quarantine_dir", run->stamp);
+	lb_err_clear(&err);
+	if (lb_evidence_write(path, hdr, items, n, sha, &err)) {
+		json_decref(hdr);
+		free(items);
+		/* no copy, no change */
+		eng_reason(run->report, "evidence bundle could not be written, nothing was changed: %s",
+		           err.msg);
+		for (size_t ti = 0; ti < run->ntargets; ti++)
+			for (int vi = 0; vi < run->targets[ti].nvols; vi++) {
+				struct volume *v = &run->targets[ti].vols[vi];
+
+				for (size_t i = 0; i < v->nplans; i++)
+					eng_plan_mark(&v->plans[i], "skipped", "evidence bundle not written");
+				if (v->nplans)
+					eng_error(v, &err);
+			}
+		return;
+	}
+	json_decref(hdr);
+	free(items);
+	ev = json_pack("{s:s, s:s, s:I}", "path", path, "sha256", sha, "files", (json_int_t)n);
+	json_object_set_new(run->report, "evidence", ev);
+
+	for (size_t ti = 0; ti < run->ntargets; ti++) {
+		struct target *t = &run->targets[ti];
+		struct lb_source src;
+		bool need = false;
+
+		for (int vi = 0; vi < t->nvols; vi++)
+			need |= t->vols[vi].nplans > 0;
+		if (!need)
+			continue;
+		if (lb_source_open(t->path, true, &src, &err)) {
+			for (int vi = 0; vi < t->nvols; vi++)
+				if (t->vols[vi].nplans)
+					eng_error(&t->vols[vi], &err);
+			fails++;
+			continue;
+		}
+		for (int vi = 0; vi < t->nvols; vi++)
+			if (t->vols[vi].nplans && !t->vols[vi].esp)
+				apply_volume(run, &src, &t->vols[vi]);
+		/* the boot configuration last: the repaired Windows is in place */
+		for (int vi = 0; vi < t->nvols; vi++)
+			if (t->vols[vi].nplans && t->vols[vi].esp)
+				eng_apply_esp(run, t, &t->vols[vi]);
+		if (lb_io_sync(src.io, &err))
+			for (int vi = 0; vi < t->nvols; vi++)
+				if (t->vols[vi].nplans)
+					eng_error(&t->vols[vi], &err);
+		{
+			uint64_t w = 0;
+
+			for (int vi = 0; vi < t->nvols; vi++)
+				w += t->vols[vi].writes;
+			json_object_set_new(t->j, "writes", json_integer((json_int_t)w));
+		}
+		lb_source_close(&src);
+	}
+	(void)fails;
+}
