@@ -46,7 +46,10 @@ int cmd_ls(int argc, char **argv)
 		puts("usage: loopbreaker ls TARGET[@PARTNO] PATH\n\n"
 		     "Lists PATH (e.g. '\\Windows\\System32\\drivers\\CrowdStrike') on the first NTFS\n"
 		     "volume of TARGET, or on partition PARTNO.  Read-only.  One line per entry:\n"
-		     "type, size, last-write time (UTC), name.");
+		     "type, size, last-write time (UTC), name.\n\n"
+		     "options:\n"
+		     "  -h, --help    this text\n\n"
+		     "exit status: 0 listed, 2 no such target, partition or directory, 3 I/O error.");
 		return argc == 2 ? 0 : LB_EXIT_INPUT;
 	}
 	snprintf(target, sizeof(target), "%s", argv[1]);
@@ -72,7 +75,10 @@ int cmd_ls(int argc, char **argv)
 	c.dir = argv[2];
 	rc = lb_ntfs_readdir(vol.ntfs, argv[2], ls_cb, &c, &err);
 	if (rc) {
-		fprintf(stderr, "loopbreaker: %s\n", rc > 0 ? "no such directory" : err.msg);
+		if (rc > 0)
+			fprintf(stderr, "loopbreaker: %s: %s: no such directory\n", argv[1], argv[2]);
+		else
+			fprintf(stderr, "loopbreaker: %s\n", err.msg);
 		ex = rc > 0 ? LB_EXIT_INPUT : LB_EXIT_INTERNAL;
 	}
 out:

@@ -9,11 +9,17 @@
 
 static const char help_text[] =
 "usage: loopbreaker playbooks [--playbook NAME|FILE]... [--json]\n"
+"       loopbreaker playbooks --show NAME\n"
 "\n"
 "Lists the built-in playbooks and any playbook file given with --playbook\n"
 "(which is checked: a bad file is reported with file:line:column, exit 2).\n"
-"--show NAME prints a built-in playbook's source.  Format:\n"
-"docs/playbook-format.md.\n";
+"Format: docs/playbook-format.md.\n"
+"\n"
+"options:\n"
+"  --playbook NAME|FILE  also list (and check) this playbook (repeatable)\n"
+"  --json                the list as JSON\n"
+"  --show NAME           print a built-in playbook's source\n"
+"  -h, --help            this text\n";
 
 static json_t *pb_json(const struct lb_playbook *pb)
 {
