@@ -23,6 +23,9 @@
 
 #include <sodium.h>
 
+#include "lb_bytes.h"
+#include "lb_file.h"
+
 #include <dislocker/dislocker.h>
 #include <dislocker/config.h>
 #include <dislocker/inouts/inouts.h>
@@ -180,10 +183,23 @@ static int count_type(const struct lb_bitlocker_info *info, enum lb_bl_protector
 	return n;
 }
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t le32(const uint8_t *p)
+#define BEK_MAX 4096   /* .BEK files are a few hundred bytes */
+
+/* The whole .BEK file (lb_read_file) into *buf; the caller wipes and frees
+ * it with bek_free. */
+static int bek_read(const char *path, uint8_t **buf, size_t *n, struct lb_err *err)
 {
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+	if (lb_read_file(path, BEK_MAX, buf, n, err))
+		return lb_err_wrap(err, "startup key file");
+	return 0;
+}
+
+static void bek_free(uint8_t *buf, size_t n)
+{
+	if (buf) {
+		sodium_memzero(buf, n);
+		free(buf);
+	}
 }
 
 /* Reads the key ID out of a .BEK startup-key file: a 48-byte metadata
@@ -191,37 +207,32 @@ static uint32_t le32(const uint8_t *p)
  * key) whose GUID is the ID of the protector it opens. */
 static int bek_guid(const char *path, char guid[LB_GUID_STRLEN], struct lb_err *err)
 {
-	uint8_t buf[4096];
-	ssize_t n;
+	uint8_t *buf;
+	size_t n;
 	uint32_t size, pos = 48;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return lb_err_set(err, LB_EK_INPUT, errno, "startup key file %s", path);
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0)
-		return lb_err_set(err, LB_EK_INPUT, errno, "startup key file %s", path);
-	size = n >= 16 ? le32(buf) : 0;
-	if (n < 48 + 8 + 24 || size != (uint32_t)n || le32(buf + 4) != 1 || le32(buf + 8) != 48 ||
-	    le32(buf + 12) != size) {
-		sodium_memzero(buf, sizeof(buf));
+	if (bek_read(path, &buf, &n, err))
+		return -1;
+	size = n >= 16 ? lb_le32(buf) : 0;
+	if (n < 48 + 8 + 24 || size != n || lb_le32(buf + 4) != 1 || lb_le32(buf + 8) != 48 ||
+	    lb_le32(buf + 12) != size) {
+		bek_free(buf, n);
 		return lb_err_set(err, LB_EK_INPUT, 0,
 		                  "%s is not a BitLocker startup key (.BEK) file", path);
 	}
 	while (pos + 8 <= size) {
-		uint16_t esz = le16(buf + pos);
+		uint16_t esz = lb_le16(buf + pos);
 
 		if (esz < 8 || esz > size - pos)
 			break;
-		if (le16(buf + pos + 2) == 6 && le16(buf + pos + 4) == 9 && esz >= 24) {
+		if (lb_le16(buf + pos + 2) == 6 && lb_le16(buf + pos + 4) == 9 && esz >= 24) {
 			lb_guid_format(buf + pos + 8, guid);
-			sodium_memzero(buf, sizeof(buf));
+			bek_free(buf, n);
 			return 0;
 		}
 		pos += esz;
 	}
-	sodium_memzero(buf, sizeof(buf));
+	bek_free(buf, n);
 	return lb_err_set(err, LB_EK_INPUT, 0, "%s: no startup key found in the .BEK file", path);
 }
 
@@ -283,38 +294,35 @@ struct bek_tmp {
 
 static int bek_sanitize(const char *path, struct bek_tmp *t, const char **use, struct lb_err *err)
 {
-	uint8_t in[4096], outb[4096];
-	ssize_t n;
+	uint8_t *in, outb[BEK_MAX];
+	size_t n;
 	uint32_t size, pos = 48, o;
 	int fd;
 	bool strip = false;
 
 	*use = path;
 	t->dir[0] = t->path[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lb_err_set(err, LB_EK_INPUT, errno, "startup key file %s", path);
-	n = read(fd, in, sizeof(in));
-	close(fd);
+	if (bek_read(path, &in, &n, err))
+		return -1;
 	if (n < 48)
 		goto plain;   /* bek_guid() already vetted the format */
-	size = le32(in);
-	if (size != (uint32_t)n)
+	size = lb_le32(in);
+	if (size != n)
 		goto plain;
 	memcpy(outb, in, 48);
 	o = 48;
 	while (pos + 8 <= size) {
-		uint16_t esz = le16(in + pos);
+		uint16_t esz = lb_le16(in + pos);
 
 		if (esz < 8 || esz > size - pos)
 			goto plain;
-		if (le16(in + pos + 2) == 6 && le16(in + pos + 4) == 9 && esz >= 32) {
+		if (lb_le16(in + pos + 2) == 6 && lb_le16(in + pos + 4) == 9 && esz >= 32) {
 			uint32_t q = pos + 32, start = o;
 
 			memcpy(outb + o, in + pos, 32);
 			o += 32;
 			while (q + 8 <= pos + esz) {
-				uint16_t nsz = le16(in + q), vt = le16(in + q + 4);
+				uint16_t nsz = lb_le16(in + q), vt = lb_le16(in + q + 4);
 
 				if (nsz < 8 || nsz > pos + esz - q)
 					goto plain;
@@ -326,8 +334,7 @@ static int bek_sanitize(const char *path, struct bek_tmp *t, const char **use, s
 				}
 				q += nsz;
 			}
-			outb[start] = (uint8_t)((o - start) & 0xFF);
-			outb[start + 1] = (uint8_t)((o - start) >> 8);
+			lb_put_le16(outb + start, (uint16_t)(o - start));
 		} else {
 			memcpy(outb + o, in + pos, esz);
 			o += esz;
@@ -336,10 +343,8 @@ static int bek_sanitize(const char *path, struct bek_tmp *t, const char **use, s
 	}
 	if (!strip)
 		goto plain;
-	for (int i = 0; i < 4; i++) {
-		outb[i] = (uint8_t)(o >> (8 * i));
-		outb[12 + i] = (uint8_t)(o >> (8 * i));
-	}
+	lb_put_le32(outb, o);
+	lb_put_le32(outb + 12, o);
 	{
 		const char *tmp = getenv("TMPDIR");
 
@@ -348,14 +353,16 @@ static int bek_sanitize(const char *path, struct bek_tmp *t, const char **use, s
 		snprintf(t->dir, sizeof(t->dir), "%s/lb-bek-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	}
 	if (!mkdtemp(t->dir)) {
+		int e = errno;
+
 		t->dir[0] = '\0';
-		sodium_memzero(in, sizeof(in));
+		bek_free(in, n);
 		sodium_memzero(outb, sizeof(outb));
-		return lb_err_set(err, LB_EK_IO, errno, "temporary directory for the startup key");
+		return lb_err_set(err, LB_EK_IO, e, "temporary directory for the startup key");
 	}
 	snprintf(t->path, sizeof(t->path), "%s/key.bek", t->dir);
 	fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, outb, o) != (ssize_t)o) {
+	if (fd < 0 || lb_write_all(fd, outb, o)) {
 		int e = errno;
 
 		if (fd >= 0)
@@ -363,7 +370,7 @@ static int bek_sanitize(const char *path, struct bek_tmp *t, const char **use, s
 		unlink(t->path);
 		rmdir(t->dir);
 		t->dir[0] = t->path[0] = '\0';
-		sodium_memzero(in, sizeof(in));
+		bek_free(in, n);
 		sodium_memzero(outb, sizeof(outb));
 		return lb_err_set(err, LB_EK_IO, e, "temporary copy of the startup key");
 	}
@@ -371,7 +378,7 @@ static int bek_sanitize(const char *path, struct bek_tmp *t, const char **use, s
 	t->len = o;
 	*use = t->path;
 plain:
-	sodium_memzero(in, sizeof(in));
+	bek_free(in, n);
 	sodium_memzero(outb, sizeof(outb));
 	return 0;
 }
@@ -421,6 +428,132 @@ static void locale_restore(struct saved_locale *s)
 	}
 }
 
+/* What the key is, and what lb_bitlocker_open2 gets ready from it. */
+struct key_use {
+	enum lb_bl_protector_type ptype;
+	const char *what;                 /* "recovery password", for messages */
+	char rp[LB_RP_LEN + 1];           /* normalised recovery password */
+	char *pw;                         /* password as dislocker takes it */
+	char want[LB_GUID_STRLEN];        /* the protector a .BEK opens */
+	int first, nprot;                 /* first protector of the kind, how many */
+};
+
+/* Checks the key and turns it into k (secrets: wipe with key_use_wipe). */
+static int key_prepare(const struct lb_bitlocker_key *key, struct key_use *k, struct lb_err *err)
+{
+	switch (key->kind) {
+	case LB_BLK_RECOVERY_PASSWORD:
+		k->ptype = LB_BLP_RECOVERY_PASSWORD;
+		k->what = "recovery password";
+		return lb_rp_normalize(key->secret, k->rp, err);
+	case LB_BLK_PASSWORD:
+		k->ptype = LB_BLP_PASSWORD;
+		k->what = "password";
+		if (!key->secret || !key->secret[0])
+			return lb_err_set(err, LB_EK_INPUT, 0, "empty BitLocker password");
+		return password_for_dislocker(key->secret, &k->pw, err);
+	case LB_BLK_BEK_FILE:
+		k->ptype = LB_BLP_STARTUP_KEY;
+		k->what = "startup key";
+		if (!key->secret || !key->secret[0])
+			return lb_err_set(err, LB_EK_INPUT, 0, "no startup key (.BEK) file given");
+		return bek_guid(key->secret, k->want, err);
+	case LB_BLK_CLEAR_KEY:
+		k->ptype = LB_BLP_CLEAR_KEY;
+		k->what = "clear key";
+		return 0;
+	}
+	return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "lb_bitlocker_open: unknown key kind %d",
+	                  (int)key->kind);
+}
+
+static void key_use_wipe(struct key_use *k)
+{
+	sodium_memzero(k->rp, sizeof(k->rp));
+	if (k->pw) {
+		sodium_memzero(k->pw, strlen(k->pw));
+		free(k->pw);
+		k->pw = NULL;
+	}
+}
+
+/* Refuses a volume the key cannot open, or that must not be opened: no
+ * protector of the key's kind, a startup key of another volume, a volume
+ * mid-conversion, an encrypt-on-write volume.  Sets k->first and k->nprot. */
+static int check_volume(const char *path, const struct lb_bitlocker_info *info, bool writable,
+                        struct key_use *k, struct lb_err *err)
+{
+	char list[512];
+
+	k->nprot = count_type(info, k->ptype, &k->first);
+	if (k->ptype == LB_BLP_STARTUP_KEY) {
+		k->first = lb_bitlocker_find_protector(info, k->want);
+		if (k->first < 0 || info->protectors[k->first].type != LB_BLP_STARTUP_KEY) {
+			list_protectors(info, LB_BLP_STARTUP_KEY, list, sizeof(list));
+			return lb_err_set(err, LB_EK_REFUSED, 0,
+			                  "%s: startup key %s does not belong to this volume (its"
+			                  " startup-key protectors: %s)", path, k->want,
+			                  list[0] ? list : "none");
+		}
+	} else if (k->nprot == 0) {
+		list_all_protectors(info, list, sizeof(list));
+		if (k->ptype == LB_BLP_CLEAR_KEY)
+			return lb_err_set(err, LB_EK_REFUSED, 0,
+			                  "%s: BitLocker protection is not suspended (no clear key);"
+			                  " protectors: %s", path, list);
+		return lb_err_set(err, LB_EK_REFUSED, 0, "%s: volume has no %s protector; protectors: %s",
+		                  path, k->what, list);
+	}
+	if (info->state != LB_BLS_ENCRYPTED || info->next_state != LB_BLS_ENCRYPTED) {
+		if (writable || info->state == LB_BLS_CONVERTING)
+			return lb_err_set(err, LB_EK_REFUSED, 0,
+			                  "%s: BitLocker volume is not fully encrypted (state %s, next %u);"
+			                  " let Windows finish or pause the conversion first", path,
+			                  lb_bl_state_name(info->state), info->next_state);
+	}
+	if (info->encrypt_on_write)
+		return lb_err_set(err, LB_EK_INPUT, 0,
+		                  "%s: BitLocker encrypt-on-write (EOW) volume identifier;"
+		                  " libdislocker 0.7.3 cannot open it", path);
+	return 0;
+}
+
+/* Why dis_initialize() failed (ret), as an error. */
+static int dis_failure(int ret, const char *path, const struct lb_bitlocker_info *info,
+                       const struct key_use *k, struct lb_err *err)
+{
+	char list[512];
+
+	switch (ret) {
+	case DIS_RET_ERROR_VMK_RETRIEVAL:
+		if (k->ptype == LB_BLP_STARTUP_KEY)
+			return lb_err_set(err, LB_EK_REFUSED, 0,
+			                  "%s: startup key file does not open protector %s", path, k->want);
+		if (k->nprot == 1 || k->ptype == LB_BLP_CLEAR_KEY)
+			return lb_err_set(err, LB_EK_REFUSED, 0, "wrong %s for protector %s", k->what,
+			                  info->protectors[k->first].guid);
+		list_protectors(info, k->ptype, list, sizeof(list));
+		return lb_err_set(err, LB_EK_REFUSED, 0,
+		                  "wrong %s for protectors %s (dislocker only tries the first)",
+		                  k->what, list);
+	case DIS_RET_ERROR_VOLUME_STATE_NOT_SAFE:
+		return lb_err_set(err, LB_EK_REFUSED, 0,
+		                  "%s: BitLocker volume is mid-conversion; refusing to decrypt it", path);
+	case DIS_RET_ERROR_FILE_OPEN:
+	case DIS_RET_ERROR_FILE_READ:
+	case DIS_RET_ERROR_FILE_SEEK:
+		return lb_err_set(err, LB_EK_IO, dis_errno > 0 ? dis_errno : 0,
+		                  "%s: dislocker could not read the volume (code %d)", path, ret);
+	case DIS_RET_ERROR_CRYPTO_ALGORITHM_UNSUPPORTED:
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: encryption method 0x%04x not supported",
+		                  path, info->method);
+	}
+	return lb_err_set(err, LB_EK_INPUT, 0,
+	                  "%s: dislocker refused the volume (code %d, key %s checked against"
+	                  " protector %s)", path, ret, k->what,
+	                  k->first >= 0 ? info->protectors[k->first].guid : "?");
+}
+
 struct lb_io *lb_bitlocker_open(const char *path, uint64_t offset, uint64_t size,
                                 const struct lb_bitlocker_key *key, bool writable,
                                 struct lb_err *err)
@@ -436,24 +569,19 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	struct bl_ctx *c = NULL;
 	struct lb_io *io = NULL;
 	struct saved_locale loc = { NULL };
-	char rp[LB_RP_LEN + 1];
-	char want[LB_GUID_STRLEN] = "";
-	char list[512];
+	struct key_use k;
 	char name[256];
 	dis_context_t dis = NULL;
-	enum lb_bl_protector_type ptype;
-	const char *what;
-	int first, nprot, ret;
+	int ret;
 	int on = 1, ro = writable ? 0 : 1, force_block;
 	DIS_LOGS quiet = L_QUIET;
 	off_t doff = (off_t)offset;
-	char *pw = NULL;
 	struct bek_tmp bt;
 	const char *bek_use = NULL;
 
 	memset(&bt, 0, sizeof(bt));
-
-	sodium_memzero(rp, sizeof(rp));
+	memset(&k, 0, sizeof(k));
+	k.first = -1;
 	if (used_protector)
 		used_protector[0] = '\0';
 	if (!path || !key) {
@@ -469,82 +597,9 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
 		return NULL;
 	}
-	if (lb_bitlocker_probe_file(path, offset, size, info, err))
+	if (lb_bitlocker_probe_file(path, offset, size, info, err) || key_prepare(key, &k, err) ||
+	    check_volume(path, info, writable, &k, err))
 		goto fail;
-
-	switch (key->kind) {
-	case LB_BLK_RECOVERY_PASSWORD:
-		ptype = LB_BLP_RECOVERY_PASSWORD;
-		what = "recovery password";
-		if (lb_rp_normalize(key->secret, rp, err))
-			goto fail;
-		break;
-	case LB_BLK_PASSWORD:
-		ptype = LB_BLP_PASSWORD;
-		what = "password";
-		if (!key->secret || !key->secret[0]) {
-			lb_err_set(err, LB_EK_INPUT, 0, "empty BitLocker password");
-			goto fail;
-		}
-		if (password_for_dislocker(key->secret, &pw, err))
-			goto fail;
-		break;
-	case LB_BLK_BEK_FILE:
-		ptype = LB_BLP_STARTUP_KEY;
-		what = "startup key";
-		if (!key->secret || !key->secret[0]) {
-			lb_err_set(err, LB_EK_INPUT, 0, "no startup key (.BEK) file given");
-			goto fail;
-		}
-		if (bek_guid(key->secret, want, err))
-			goto fail;
-		break;
-	case LB_BLK_CLEAR_KEY:
-		ptype = LB_BLP_CLEAR_KEY;
-		what = "clear key";
-		break;
-	default:
-		lb_err_set(err, LB_EK_INTERNAL, EINVAL, "lb_bitlocker_open: unknown key kind %d",
-		           (int)key->kind);
-		goto fail;
-	}
-
-	nprot = count_type(info, ptype, &first);
-	if (ptype == LB_BLP_STARTUP_KEY) {
-		first = lb_bitlocker_find_protector(info, want);
-		if (first < 0 || info->protectors[first].type != LB_BLP_STARTUP_KEY) {
-			list_protectors(info, LB_BLP_STARTUP_KEY, list, sizeof(list));
-			lb_err_set(err, LB_EK_REFUSED, 0,
-			           "%s: startup key %s does not belong to this volume (its startup-key"
-			           " protectors: %s)", path, want, list[0] ? list : "none");
-			goto fail;
-		}
-	} else if (nprot == 0) {
-		list_all_protectors(info, list, sizeof(list));
-		if (ptype == LB_BLP_CLEAR_KEY)
-			lb_err_set(err, LB_EK_REFUSED, 0,
-			           "%s: BitLocker protection is not suspended (no clear key); protectors: %s",
-			           path, list);
-		else
-			lb_err_set(err, LB_EK_REFUSED, 0, "%s: volume has no %s protector; protectors: %s",
-			           path, what, list);
-		goto fail;
-	}
-	if (info->state != LB_BLS_ENCRYPTED || info->next_state != LB_BLS_ENCRYPTED) {
-		if (writable || info->state == LB_BLS_CONVERTING) {
-			lb_err_set(err, LB_EK_REFUSED, 0,
-			           "%s: BitLocker volume is not fully encrypted (state %s, next %u);"
-			           " let Windows finish or pause the conversion first", path,
-			           lb_bl_state_name(info->state), info->next_state);
-			goto fail;
-		}
-	}
-	if (info->encrypt_on_write) {
-		lb_err_set(err, LB_EK_INPUT, 0,
-		           "%s: BitLocker encrypt-on-write (EOW) volume identifier;"
-		           " libdislocker 0.7.3 cannot open it", path);
-		goto fail;
-	}
 	if (key->kind == LB_BLK_BEK_FILE && bek_sanitize(key->secret, &bt, &bek_use, err))
 		goto fail;
 	if (info->volume_size == 0 || info->volume_size % info->sector_size ||
@@ -571,13 +626,13 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	switch (key->kind) {
 	case LB_BLK_RECOVERY_PASSWORD:
 		dis_setopt(dis, DIS_OPT_USE_RECOVERY_PASSWORD, &on);
-		dis_setopt(dis, DIS_OPT_SET_RECOVERY_PASSWORD, rp);
-		sodium_memzero(rp, sizeof(rp));
+		dis_setopt(dis, DIS_OPT_SET_RECOVERY_PASSWORD, k.rp);
+		sodium_memzero(k.rp, sizeof(k.rp));
 		break;
 	case LB_BLK_PASSWORD:
 		dis_setopt(dis, DIS_OPT_USE_USER_PASSWORD, &on);
-		dis_setopt(dis, DIS_OPT_SET_USER_PASSWORD, pw);
-		sodium_memzero(pw, strlen(pw));
+		dis_setopt(dis, DIS_OPT_SET_USER_PASSWORD, k.pw);
+		sodium_memzero(k.pw, strlen(k.pw));
 		break;
 	case LB_BLK_BEK_FILE:
 		dis_setopt(dis, DIS_OPT_USE_BEK_FILE, &on);
@@ -592,42 +647,7 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	bek_tmp_remove(&bt);
 	if (ret != DIS_RET_SUCCESS) {
 		dis = NULL;
-		switch (ret) {
-		case DIS_RET_ERROR_VMK_RETRIEVAL:
-			if (ptype == LB_BLP_STARTUP_KEY)
-				lb_err_set(err, LB_EK_REFUSED, 0,
-				           "%s: startup key file does not open protector %s", path, want);
-			else if (nprot == 1 || ptype == LB_BLP_CLEAR_KEY)
-				lb_err_set(err, LB_EK_REFUSED, 0, "wrong %s for protector %s", what,
-				           info->protectors[first].guid);
-			else {
-				list_protectors(info, ptype, list, sizeof(list));
-				lb_err_set(err, LB_EK_REFUSED, 0,
-				           "wrong %s for protectors %s (dislocker only tries the first)",
-				           what, list);
-			}
-			break;
-		case DIS_RET_ERROR_VOLUME_STATE_NOT_SAFE:
-			lb_err_set(err, LB_EK_REFUSED, 0,
-			           "%s: BitLocker volume is mid-conversion; refusing to decrypt it", path);
-			break;
-		case DIS_RET_ERROR_FILE_OPEN:
-		case DIS_RET_ERROR_FILE_READ:
-		case DIS_RET_ERROR_FILE_SEEK:
-			lb_err_set(err, LB_EK_IO, dis_errno > 0 ? dis_errno : 0,
-			           "%s: dislocker could not read the volume (code %d)", path, ret);
-			break;
-		case DIS_RET_ERROR_CRYPTO_ALGORITHM_UNSUPPORTED:
-			lb_err_set(err, LB_EK_INPUT, 0, "%s: encryption method 0x%04x not supported",
-			           path, info->method);
-			break;
-		default:
-			lb_err_set(err, LB_EK_INPUT, 0,
-			           "%s: dislocker refused the volume (code %d, key %s checked against"
-			           " protector %s)", path, ret, what,
-			           first >= 0 ? info->protectors[first].guid : "?");
-			break;
-		}
+		dis_failure(ret, path, info, &k, err);
 		goto fail;
 	}
 	if (dis_inouts_sector_size(dis) != info->sector_size ||
@@ -652,21 +672,16 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	io = lb_io_new(&bl_ops, c, info->volume_size, info->sector_size, writable, name);
 	if (!io)
 		goto nomem;
-	if (used_protector && first >= 0)
-		memcpy(used_protector, info->protectors[first].guid, LB_GUID_STRLEN);
+	if (used_protector && k.first >= 0)
+		memcpy(used_protector, info->protectors[k.first].guid, LB_GUID_STRLEN);
 	free(info);
-	if (pw)
-		free(pw);
+	key_use_wipe(&k);
 	return io;
 
 nomem:
 	lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
 fail:
-	sodium_memzero(rp, sizeof(rp));
-	if (pw) {
-		sodium_memzero(pw, strlen(pw));
-		free(pw);
-	}
+	key_use_wipe(&k);
 	bek_tmp_remove(&bt);
 	locale_restore(&loc);
 	if (c) {

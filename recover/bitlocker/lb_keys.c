@@ -13,6 +13,8 @@
 
 #include <sodium.h>
 
+#include "lb_file.h"
+
 /* ---- recovery passwords ---- */
 
 enum lb_rp_block_status lb_rp_check_block(const char *b, size_t len)
@@ -249,51 +251,40 @@ const struct lb_key_entry *lb_keys_lookup(const struct lb_keystore *ks, const ch
 
 /* ---- files ---- */
 
-int lbk_read_file(const char *path, size_t max, char **data, size_t *len, struct lb_err *err)
+char *lb_keys_read_secret(const char *path, struct lb_err *err)
 {
-	struct stat st;
-	char *buf;
-	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *data = NULL;
+	size_t len = 0, n;
+	char *s;
 
-	*data = NULL;
-	*len = 0;
-	if (fd < 0)
-		return lb_err_set(err, LB_EK_INPUT, errno, "%s", path);
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not a regular file", path);
+	if (lb_read_file(path, LB_SECRET_FILE_MAX, &data, &len, err))
+		return NULL;
+	if (len == 0) {
+		lbk_wipe_free(data, 1);
+		lb_err_set(err, LB_EK_INPUT, 0, "%s: empty", path);
+		return NULL;
 	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		return lb_err_set(err, LB_EK_INPUT, 0, "%s: file too large (%lld bytes)", path,
-		                  (long long)st.st_size);
+	/* the first line, at most LB_SECRET_MAX - 1 bytes of it (as fgets
+	 * into a buffer of LB_SECRET_MAX bytes always did) */
+	n = strcspn((const char *)data, "\r\n");
+	if (n > LB_SECRET_MAX - 1)
+		n = LB_SECRET_MAX - 1;
+	s = sodium_malloc(LB_SECRET_MAX);
+	if (!s) {
+		lbk_wipe_free(data, len + 1);
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
+		return NULL;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t k = read(fd, buf + done, (size_t)st.st_size - done);
+	memcpy(s, data, n);
+	s[n] = '\0';
+	lbk_wipe_free(data, len + 1);
+	return s;
+}
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			int e = k < 0 ? errno : 0;
-
-			sodium_memzero(buf, done);
-			free(buf);
-			close(fd);
-			return lb_err_set(err, e ? LB_EK_IO : LB_EK_INPUT, e, "%s: read", path);
-		}
-		done += (size_t)k;
-	}
-	close(fd);
-	buf[done] = '\0';
-	*data = buf;
-	*len = done;
-	return 0;
+void lb_keys_free_secret(char *s)
+{
+	if (s)
+		sodium_free(s); /* wipes */
 }
 
 void lbk_wipe_free(void *p, size_t n)
@@ -307,14 +298,16 @@ void lbk_wipe_free(void *p, size_t n)
 int lb_keys_load_file(struct lb_keystore *ks, const char *path, struct lb_keys_stats *stats,
                       struct lb_err *err)
 {
+	uint8_t *raw;
 	char *data;
 	size_t len;
 	int rc;
 
 	if (!ks)
 		return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "lb_keys_load_file: no store");
-	if (lbk_read_file(path, (size_t)256 << 20, &data, &len, err))
+	if (lb_read_file(path, (size_t)256 << 20, &raw, &len, err))
 		return -1;
+	data = (char *)raw;
 	if (len >= 8 && memcmp(data, LBK_SEAL_MAGIC, 8) == 0) {
 		lbk_wipe_free(data, len);
 		return lb_err_set(err, LB_EK_USAGE, 0,

@@ -126,6 +126,17 @@ int lb_keys_open_sealed(struct lb_keystore *ks, const char *path, const char *pa
 /* True if the file starts with the sealed-bundle magic. */
 bool lb_keys_is_sealed_file(const char *path);
 
+/* A secret (passphrase, password) from the first line of a file, without
+ * its line end and cut at LB_SECRET_MAX - 1 bytes, in sodium's guarded
+ * memory: free it with lb_keys_free_secret (wipes).  The file is read with
+ * lb_read_file (at most LB_SECRET_FILE_MAX bytes) and its buffer wiped.
+ * Errors name the file, never its content: missing or empty file or over
+ * the limit LB_EK_INPUT, a failed read LB_EK_IO. */
+#define LB_SECRET_MAX 1024
+#define LB_SECRET_FILE_MAX ((size_t)1 << 20)
+char *lb_keys_read_secret(const char *path, struct lb_err *err);
+void lb_keys_free_secret(char *s);
+
 /* ---- internal to lb_keys*.c (defined LB_KEYS_INTERNAL), not a public API ---- */
 #ifdef LB_KEYS_INTERNAL
 #define LBK_SEAL_MAGIC "LBKEYS\x1a\x01"   /* 8 bytes */
@@ -139,9 +150,10 @@ struct lb_keystore {
 /* Adds one entry (rp already normalised); counts duplicates in st. */
 int lbk_add(struct lb_keystore *ks, const char *guid_canon, const char rp[LB_RP_LEN + 1],
             const char *host, const char *source, struct lb_keys_stats *st, struct lb_err *err);
-int lbk_read_file(const char *path, size_t max, char **data, size_t *len, struct lb_err *err);
 void lbk_wipe_free(void *p, size_t n);
-/* UTF-8 (BOM stripped) or UTF-16LE/BE with BOM -> malloc'd NUL-terminated UTF-8. */
+/* UTF-8 (BOM stripped) or UTF-16LE/BE with BOM (or LE without) -> malloc'd
+ * NUL-terminated UTF-8; UTF-16 through lb_utf16le_to_utf8, so it ends at a
+ * NUL unit and unpaired surrogates become U+FFFD. */
 int lbk_to_utf8(const char *in, size_t len, char **out, size_t *olen, struct lb_err *err);
 int lbk_load_csv(struct lb_keystore *ks, const char *s, size_t n, const char *name,
                  struct lb_keys_stats *st, struct lb_err *err);

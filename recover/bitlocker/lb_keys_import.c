@@ -27,37 +27,17 @@
 #include <jansson.h>
 #include <sodium.h>
 
-/* ---- encodings ---- */
+#include "lb_bytes.h"
+#include "lb_text.h"
 
-static size_t put_utf8(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
+/* ---- encodings ---- */
 
 int lbk_to_utf8(const char *in, size_t len, char **out, size_t *olen, struct lb_err *err)
 {
 	const unsigned char *u = (const unsigned char *)in;
 	int utf16 = 0;   /* 1 = LE, 2 = BE */
-	size_t i = 0, o = 0;
+	size_t i = 0;
+	uint8_t *swapped = NULL;
 	char *buf;
 
 	if (len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) {
@@ -71,37 +51,35 @@ int lbk_to_utf8(const char *in, size_t len, char **out, size_t *olen, struct lb_
 	} else if (len >= 4 && u[0] && !u[1] && u[2] && !u[3]) {
 		utf16 = 1;   /* UTF-16LE without BOM */
 	}
-	buf = malloc(utf16 ? (len / 2) * 3 + 8 : len - i + 1);
+	if (!utf16) {
+		buf = malloc(len - i + 1);
+		if (!buf)
+			return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "decoding");
+		memcpy(buf, in + i, len - i);
+		buf[len - i] = '\0';
+		*out = buf;
+		*olen = len - i;
+		return 0;
+	}
+	if (utf16 == 2) {   /* UTF-16BE: swap into a copy (wiped: it holds the keys) */
+		size_t n = (len - i) & ~(size_t)1;
+
+		swapped = malloc(n ? n : 1);
+		if (!swapped)
+			return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "decoding");
+		for (size_t k = 0; k < n; k += 2) {
+			swapped[k] = u[i + k + 1];
+			swapped[k + 1] = u[i + k];
+		}
+		buf = lb_utf16le_to_utf8(swapped, n);
+		lbk_wipe_free(swapped, n);
+	} else {
+		buf = lb_utf16le_to_utf8(u + i, len - i);
+	}
 	if (!buf)
 		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "decoding");
-	if (!utf16) {
-		memcpy(buf, in + i, len - i);
-		o = len - i;
-	} else {
-		while (i + 1 < len) {
-			uint32_t cp = utf16 == 1 ? (uint32_t)(u[i] | (u[i + 1] << 8))
-			                         : (uint32_t)((u[i] << 8) | u[i + 1]);
-
-			i += 2;
-			if (cp >= 0xD800 && cp <= 0xDBFF && i + 1 < len) {
-				uint32_t lo = utf16 == 1 ? (uint32_t)(u[i] | (u[i + 1] << 8))
-				                         : (uint32_t)((u[i] << 8) | u[i + 1]);
-
-				if (lo >= 0xDC00 && lo <= 0xDFFF) {
-					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-					i += 2;
-				} else {
-					cp = 0xFFFD;
-				}
-			} else if (cp >= 0xD800 && cp <= 0xDFFF) {
-				cp = 0xFFFD;
-			}
-			o += put_utf8(buf + o, cp);
-		}
-	}
-	buf[o] = '\0';
 	*out = buf;
-	*olen = o;
+	*olen = strlen(buf);
 	return 0;
 }
 
@@ -200,20 +178,10 @@ static const char *trim(const char *v, char *buf, size_t cap)
 	return buf;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* "{guid}", "guid", or 32 hex digits of the raw on-disk bytes (csvde "X'..'"). */
 static int guid_from_value(const char *v, char out[LB_KEYS_GUID_STRLEN])
 {
-	char t[96];
+	char t[96], hex[33];
 	const char *p;
 	size_t n;
 	uint8_t raw[16];
@@ -232,13 +200,10 @@ static int guid_from_value(const char *v, char out[LB_KEYS_GUID_STRLEN])
 	}
 	if (n != 32)
 		return -1;
-	for (int i = 0; i < 16; i++) {
-		int hi = hexval((unsigned char)p[2 * i]), lo = hexval((unsigned char)p[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		raw[i] = (uint8_t)(hi << 4 | lo);
-	}
+	memcpy(hex, p, 32);
+	hex[32] = '\0';
+	if (lb_unhex(hex, raw, sizeof(raw)))
+		return -1;
 	lb_guid_format(raw, out);
 	return 0;
 }

@@ -24,7 +24,6 @@
  * Hosts and sources never contain TAB or newlines (cleaned on load).  The
  * derived key and the plaintext live in sodium_malloc'd memory only. */
 #define LB_KEYS_INTERNAL
-#include "lb_file.h"
 #include "lb_keys.h"
 
 #include <errno.h>
@@ -37,6 +36,8 @@
 
 #include <sodium.h>
 
+#include "lb_bytes.h"
+#include "lb_file.h"
 #include "lb_io.h"
 
 #define HDR_LEN 80
@@ -45,22 +46,6 @@
 #define MAX_SEALED ((size_t)64 << 20)
 #define MAX_MEMLIMIT ((uint64_t)1 << 30)   /* refuse files demanding more than 1 GiB */
 #define MAX_OPSLIMIT 64
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32); }
 
 void lb_seal_params_default(struct lb_seal_params *p)
 {
@@ -92,8 +77,7 @@ int lb_keys_seal(const struct lb_keystore *ks, const char *out_path, const char 
 	uint8_t hdr[HDR_LEN];
 	uint8_t *key = NULL, *plain = NULL, *ct = NULL;
 	size_t plen = 0, cap, ctlen;
-	char tmp[4096];
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	if (sodium_init() < 0)
 		return lb_err_set(err, LB_EK_INTERNAL, 0, "libsodium initialisation failed");
@@ -123,10 +107,10 @@ int lb_keys_seal(const struct lb_keystore *ks, const char *out_path, const char 
 
 	memset(hdr, 0, sizeof(hdr));
 	memcpy(hdr, LBK_SEAL_MAGIC, 8);
-	put32(hdr + 8, 1);
-	put32(hdr + 12, 1);
-	put64(hdr + 16, prm.opslimit);
-	put64(hdr + 24, prm.memlimit);
+	lb_put_le32(hdr + 8, 1);
+	lb_put_le32(hdr + 12, 1);
+	lb_put_le64(hdr + 16, prm.opslimit);
+	lb_put_le64(hdr + 24, prm.memlimit);
 	randombytes_buf(hdr + 32, crypto_pwhash_SALTBYTES);
 	randombytes_buf(hdr + 48, crypto_secretbox_NONCEBYTES);
 
@@ -145,7 +129,7 @@ int lb_keys_seal(const struct lb_keystore *ks, const char *out_path, const char 
 		plen += (size_t)k;
 	}
 	ctlen = plen + crypto_secretbox_MACBYTES;
-	put64(hdr + 72, ctlen);
+	lb_put_le64(hdr + 72, ctlen);
 	memcpy(plain, hdr, HDR_LEN);
 
 	if (crypto_pwhash(key, KEY_LEN, passphrase, passphrase_len, hdr + 32, prm.opslimit,
@@ -153,42 +137,16 @@ int lb_keys_seal(const struct lb_keystore *ks, const char *out_path, const char 
 		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "Argon2id key derivation (out of memory?)");
 		goto out;
 	}
-	ct = malloc(ctlen);
+	/* the file: the clear header, then the ciphertext */
+	ct = malloc(HDR_LEN + ctlen);
 	if (!ct) {
 		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "sealing");
 		goto out;
 	}
-	crypto_secretbox_easy(ct, plain, plen, hdr + 48, key);
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", out_path) >= sizeof(tmp)) {
-		lb_err_set(err, LB_EK_USAGE, 0, "output path too long");
+	memcpy(ct, hdr, HDR_LEN);
+	crypto_secretbox_easy(ct + HDR_LEN, plain, plen, hdr + 48, key);
+	if (lb_replace_file(out_path, ct, HDR_LEN + ctlen, 0600, err))
 		goto out;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		lb_err_set(err, LB_EK_IO, errno, "%s: create", out_path);
-		goto out;
-	}
-	if (fchmod(fd, 0600) || lb_write_all(fd, hdr, HDR_LEN) || lb_write_all(fd, ct, ctlen) ||
-	    fsync(fd)) {
-		lb_err_set(err, LB_EK_IO, errno, "%s: write", tmp);
-		close(fd);
-		unlink(tmp);
-		fd = -1;
-		goto out;
-	}
-	if (close(fd)) {
-		fd = -1;
-		lb_err_set(err, LB_EK_IO, errno, "%s: close", tmp);
-		unlink(tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, out_path)) {
-		lb_err_set(err, LB_EK_IO, errno, "%s: rename", out_path);
-		unlink(tmp);
-		goto out;
-	}
 	rc = 0;
 out:
 	free(order);
@@ -275,7 +233,7 @@ static int parse_list(struct lb_keystore *ks, char *p, size_t n, const char *pat
 int lb_keys_open_sealed(struct lb_keystore *ks, const char *path, const char *passphrase,
                         size_t passphrase_len, struct lb_err *err)
 {
-	char *data = NULL;
+	uint8_t *data = NULL;
 	size_t len = 0;
 	const uint8_t *h;
 	uint8_t *key = NULL, *plain = NULL;
@@ -286,20 +244,20 @@ int lb_keys_open_sealed(struct lb_keystore *ks, const char *path, const char *pa
 		return lb_err_set(err, LB_EK_INTERNAL, 0, "libsodium initialisation failed");
 	if (!ks || !passphrase)
 		return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "lb_keys_open_sealed: bad arguments");
-	if (lbk_read_file(path, MAX_SEALED, &data, &len, err))
+	if (lb_read_file(path, MAX_SEALED, &data, &len, err))
 		return -1;
-	h = (const uint8_t *)data;
+	h = data;
 	if (len < 8 || memcmp(h, LBK_SEAL_MAGIC, 8) != 0) {
 		lb_err_set(err, LB_EK_INPUT, 0, "%s: not a sealed key file", path);
 		goto out;
 	}
-	if (len < HDR_LEN || get32(h + 8) != 1 || get32(h + 12) != 1) {
+	if (len < HDR_LEN || lb_le32(h + 8) != 1 || lb_le32(h + 12) != 1) {
 		lb_err_set(err, LB_EK_INPUT, 0, "%s: unsupported sealed key file version", path);
 		goto out;
 	}
-	ops = get64(h + 16);
-	mem = get64(h + 24);
-	ctlen = get64(h + 72);
+	ops = lb_le64(h + 16);
+	mem = lb_le64(h + 24);
+	ctlen = lb_le64(h + 72);
 	if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > MAX_OPSLIMIT ||
 	    mem < crypto_pwhash_MEMLIMIT_MIN || mem > MAX_MEMLIMIT) {
 		lb_err_set(err, LB_EK_INPUT, 0, "%s: sealed key file has out-of-range Argon2id limits",

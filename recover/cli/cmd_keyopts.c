@@ -29,41 +29,6 @@ const char cmd_keyopts_help[] =
 "  --password-file FILE  user password (BitLocker To Go, data volumes), first line of FILE\n"
 "  --no-prompt           never ask for a key on the terminal (default when unattended)\n";
 
-/* A secret read from the first line of a file, in sodium's guarded memory. */
-static char *read_secret_file(const char *path, struct lb_err *err)
-{
-	FILE *f = fopen(path, "r");
-	char *s;
-	size_t n;
-
-	if (!f) {
-		lb_err_set(err, LB_EK_INPUT, errno, "%s", path);
-		return NULL;
-	}
-	s = sodium_malloc(1024);
-	if (!s) {
-		fclose(f);
-		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
-		return NULL;
-	}
-	if (!fgets(s, 1024, f)) {
-		fclose(f);
-		sodium_free(s);
-		lb_err_set(err, LB_EK_INPUT, 0, "%s: empty", path);
-		return NULL;
-	}
-	fclose(f);
-	n = strcspn(s, "\r\n");
-	s[n] = '\0';
-	return s;
-}
-
-static void free_secret(char *s)
-{
-	if (s)
-		sodium_free(s); /* wipes */
-}
-
 static int load_keys(struct lb_keystore *ks, const char *path, const char *passfile,
                      struct lb_err *err)
 {
@@ -80,7 +45,7 @@ static int load_keys(struct lb_keystore *ks, const char *path, const char *passf
 		return rc;
 	}
 	if (passfile) {
-		pass = read_secret_file(passfile, err);
+		pass = lb_keys_read_secret(passfile, err);
 		if (!pass)
 			return -1;
 	} else if ((env = getenv("LOOPBREAKER_KEYS_PASSPHRASE")) && *env) {
@@ -101,7 +66,7 @@ static int load_keys(struct lb_keystore *ks, const char *path, const char *passf
 		return lb_err_set(err, LB_EK_REFUSED, 0, "%s is a sealed key bundle and no passphrase "
 		                  "was given (--keys-passphrase-file)", path);
 	rc = lb_keys_open_sealed(ks, path, pass, strlen(pass), err);
-	free_secret(pass);
+	lb_keys_free_secret(pass);
 	if (rc == 0)
 		fprintf(stderr, "loopbreaker: %s: sealed bundle opened, %zu recovery keys\n", path,
 		        lb_keys_count(ks));
@@ -135,23 +100,23 @@ int cmd_keyopts_load(struct cmd_keyopts *k)
 	k->unlock.ks = lb_keys_new();
 	if (!k->unlock.ks) {
 		fprintf(stderr, "loopbreaker: out of memory\n");
-		return LB_EXIT_INTERNAL;
+		return lb_exit_for(LB_EK_INTERNAL);
 	}
 	for (size_t i = 0; i < k->nkeys; i++) {
 		lb_err_clear(&err);
 		if (load_keys(k->unlock.ks, k->keyfiles[i], k->keypass_file, &err)) {
 			fprintf(stderr, "loopbreaker: %s\n", err.msg);
 			cmd_keyopts_free(k);
-			return err.kind == LB_EK_REFUSED ? LB_EXIT_ATTENTION : LB_EXIT_INPUT;
+			return lb_exit_for(err.kind);
 		}
 	}
 	for (size_t i = 0; i < k->npw; i++) {
 		lb_err_clear(&err);
-		k->passwords[i] = read_secret_file(k->pwfiles[i], &err);
+		k->passwords[i] = lb_keys_read_secret(k->pwfiles[i], &err);
 		if (!k->passwords[i]) {
 			fprintf(stderr, "loopbreaker: %s\n", err.msg);
 			cmd_keyopts_free(k);
-			return LB_EXIT_INPUT;
+			return lb_exit_for(err.kind);
 		}
 	}
 	k->unlock.bek_files = k->beks;
@@ -167,7 +132,7 @@ int cmd_keyopts_load(struct cmd_keyopts *k)
 void cmd_keyopts_free(struct cmd_keyopts *k)
 {
 	for (size_t i = 0; i < k->npw; i++) {
-		free_secret(k->passwords[i]);
+		lb_keys_free_secret(k->passwords[i]);
 		k->passwords[i] = NULL;
 	}
 	lb_keys_free(k->unlock.ks);

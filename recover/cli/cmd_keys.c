@@ -25,44 +25,39 @@ static const char keys_help[] =
 
 static char *get_passphrase(const char *file, bool confirm, struct lb_err *err)
 {
-	char *pass = sodium_malloc(1024);
+	char *pass;
 	const char *env = getenv("LOOPBREAKER_KEYS_PASSPHRASE");
 
-	if (!pass) {
-		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "passphrase");
-		return NULL;
-	}
-	pass[0] = '\0';
 	if (file) {
-		FILE *f = fopen(file, "r");
-
-		if (!f || !fgets(pass, 1024, f)) {
-			lb_err_set(err, LB_EK_INPUT, errno, "%s", file);
-			if (f)
-				fclose(f);
-			sodium_free(pass);
+		pass = lb_keys_read_secret(file, err);
+		if (!pass)
+			return NULL;
+	} else {
+		pass = sodium_malloc(LB_SECRET_MAX);
+		if (!pass) {
+			lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "passphrase");
 			return NULL;
 		}
-		fclose(f);
-		pass[strcspn(pass, "\r\n")] = '\0';
-	} else if (env && *env) {
-		snprintf(pass, 1024, "%s", env);
-	} else if (isatty(0)) {
-		char *p = getpass("Passphrase: ");
+		pass[0] = '\0';
+		if (env && *env) {
+			snprintf(pass, LB_SECRET_MAX, "%s", env);
+		} else if (isatty(0)) {
+			char *p = getpass("Passphrase: ");
 
-		snprintf(pass, 1024, "%s", p ? p : "");
-		if (p)
-			sodium_memzero(p, strlen(p));
-		if (confirm) {
-			p = getpass("Again: ");
-			if (!p || strcmp(p, pass)) {
-				if (p)
-					sodium_memzero(p, strlen(p));
-				sodium_free(pass);
-				lb_err_set(err, LB_EK_USAGE, 0, "passphrases differ");
-				return NULL;
+			snprintf(pass, LB_SECRET_MAX, "%s", p ? p : "");
+			if (p)
+				sodium_memzero(p, strlen(p));
+			if (confirm) {
+				p = getpass("Again: ");
+				if (!p || strcmp(p, pass)) {
+					if (p)
+						sodium_memzero(p, strlen(p));
+					sodium_free(pass);
+					lb_err_set(err, LB_EK_USAGE, 0, "passphrases differ");
+					return NULL;
+				}
+				sodium_memzero(p, strlen(p));
 			}
-			sodium_memzero(p, strlen(p));
 		}
 	}
 	if (strlen(pass) < (confirm ? 8 : 1)) {
@@ -88,7 +83,7 @@ int cmd_keys(int argc, char **argv)
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(keys_help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? LB_EXIT_INPUT : 0;
+		return argc < 2 ? lb_exit_for(LB_EK_USAGE) : 0;
 	}
 	sub = argv[1];
 	argc--;
@@ -99,12 +94,12 @@ int cmd_keys(int argc, char **argv)
 		case 'p': passfile = optarg; break;
 		case 'o': out = optarg; break;
 		case 'h': fputs(keys_help, stdout); return 0;
-		default: fputs(keys_help, stderr); return LB_EXIT_INPUT;
+		default: fputs(keys_help, stderr); return lb_exit_for(LB_EK_USAGE);
 		}
 	}
 	if (optind >= argc) {
 		fputs(keys_help, stderr);
-		return LB_EXIT_INPUT;
+		return lb_exit_for(LB_EK_USAGE);
 	}
 	lb_err_clear(&err);
 	if (!strcmp(sub, "seal")) {
@@ -112,19 +107,18 @@ int cmd_keys(int argc, char **argv)
 
 		if (!out) {
 			fprintf(stderr, "loopbreaker keys seal: -o OUT is required\n");
-			return LB_EXIT_INPUT;
+			return lb_exit_for(LB_EK_USAGE);
 		}
 		pass = get_passphrase(passfile, true, &err);
 		if (!pass) {
 			fprintf(stderr, "loopbreaker keys: %s\n", err.msg);
-			return LB_EXIT_INPUT;
+			return lb_exit_for(err.kind);
 		}
 		lb_seal_params_default(&params);
 		if (lb_keys_seal_files((const char *const *)argv + optind, (size_t)(argc - optind), out,
 		                       pass, strlen(pass), &params, &err)) {
 			fprintf(stderr, "loopbreaker keys: %s\n", err.msg);
-			rc = err.kind == LB_EK_IO || err.kind == LB_EK_INTERNAL ? LB_EXIT_INTERNAL
-			                                                        : LB_EXIT_INPUT;
+			rc = lb_exit_for(err.kind);
 		} else {
 			printf("sealed %d export%s into %s\n", argc - optind, argc - optind == 1 ? "" : "s",
 			       out);
@@ -139,9 +133,9 @@ int cmd_keys(int argc, char **argv)
 				if (!pass)
 					pass = get_passphrase(passfile, false, &err);
 				if (!pass || lb_keys_open_sealed(ks, argv[i], pass, strlen(pass), &err))
-					rc = LB_EXIT_INPUT;
+					rc = lb_exit_for(err.kind);
 			} else if (lb_keys_load_file(ks, argv[i], &st, &err)) {
-				rc = LB_EXIT_INPUT;
+				rc = lb_exit_for(err.kind);
 			}
 			if (rc) {
 				fprintf(stderr, "loopbreaker keys: %s\n", err.msg);
@@ -158,7 +152,7 @@ int cmd_keys(int argc, char **argv)
 		}
 	} else {
 		fprintf(stderr, "loopbreaker keys: unknown subcommand '%s'\n", sub);
-		rc = LB_EXIT_INPUT;
+		rc = lb_exit_for(LB_EK_USAGE);
 	}
 	if (pass)
 		sodium_free(pass);

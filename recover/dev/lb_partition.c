@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lb_bytes.h"
+
 static void copy_tag(blkid_probe pr, const char *name, char *out, size_t n)
 {
 	const char *v = NULL;
@@ -177,8 +179,7 @@ int lb_partition_scan(struct lb_source *src, struct lb_disk *disk, struct lb_err
 		uint64_t last = 0;
 
 		if (lb_io_pread(src->io, h, sizeof(h), ssz, err) == 0)
-			for (int i = 7; i >= 0; i--)
-				last = last << 8 | h[48 + i];
+			last = lb_le64(h + 48);   /* last usable LBA */
 		if (last && (last + 1) * ssz > src->io->size)
 			return lb_err_set(err, LB_EK_INPUT, 0, "%s: GPT describes %llu bytes but the image "
 			                  "has %llu: truncated image?", src->path,

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_bytes.h"
+
 static int fd_pread(struct lb_io *io, void *buf, size_t n, uint64_t off)
 {
 	int fd = *(int *)io->ctx;
@@ -71,11 +73,6 @@ static const struct lb_io_ops fd_ops = {
 	.destroy = NULL, /* ctx points into struct lb_source */
 };
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Returns 1 if the last 512 bytes are a valid fixed-VHD footer, 0 if not,
  * -1 (err set) if it is a VHD we cannot read in place. */
 static int detect_vhd(int fd, uint64_t size, const char *path, struct lb_err *err)
@@ -92,14 +89,14 @@ static int detect_vhd(int fd, uint64_t size, const char *path, struct lb_err *er
 	for (int i = 0; i < 512; i++)
 		if (i < 64 || i >= 68)
 			sum += f[i];
-	want = be32(f + 64);
+	want = lb_be32(f + 64);
 	if ((uint32_t)~sum != want)
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: VHD footer checksum mismatch", path);
-	if (be32(f + 60) != 2)
+	if (lb_be32(f + 60) != 2)
 		return lb_err_set(err, LB_EK_INPUT, 0,
 		                  "%s: dynamic or differencing VHD (type %u) cannot be repaired in place; "
 		                  "convert it to a fixed VHD or raw image first (qemu-img convert -O raw)",
-		                  path, be32(f + 60));
+		                  path, lb_be32(f + 60));
 	return 1;
 }
 

@@ -21,16 +21,11 @@ int lb_unhex(const char *hex, void *bin, size_t n)
 	return 0;
 }
 
+/* crc32_z, not crc32: libdislocker exports a crc32() of its own (another
+ * signature), and in a process that loads it first, a call to crc32 binds
+ * to that one (the linker even drops libz as unneeded).  crc32_z (zlib
+ * 1.2.9+) is zlib's alone and takes a size_t length. */
 uint32_t lb_crc32(const void *p, size_t n)
 {
-	uLong c = crc32(0L, Z_NULL, 0);
-
-	while (n) {
-		uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
-
-		c = crc32(c, p, k);
-		p = (const uint8_t *)p + k;
-		n -= k;
-	}
-	return (uint32_t)c;
+	return (uint32_t)crc32_z(0, p, n);
 }

@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 int lb_write_all(int fd, const void *buf, size_t n)
 {
@@ -32,10 +35,23 @@ int lb_write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+/* Frees a buffer lb_read_file drops: key files come through here, so their
+ * bytes must not stay behind in freed memory. */
+static void wipe_free(uint8_t *p, size_t n)
+{
+	if (p) {
+		sodium_memzero(p, n);
+		free(p);
+	}
+}
+
 int lb_read_file(const char *path, size_t max, uint8_t **data, size_t *len, struct lb_err *err)
 {
+	/* the buffer never needs more than max + 1 bytes and a NUL */
+	size_t limit = max < SIZE_MAX - 2 ? max + 2 : SIZE_MAX;
+	size_t cap = 0, n = 0, first = 4096;
 	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
+	struct stat st;
 	int fd;
 
 	*data = NULL;
@@ -44,27 +60,40 @@ int lb_read_file(const char *path, size_t max, uint8_t **data, size_t *len, stru
 	if (fd < 0)
 		return lb_err_set(err, errno == ENOENT || errno == EACCES ? LB_EK_INPUT : LB_EK_IO,
 		                  errno, "%s", path);
+	/* a regular file: one buffer of the right size (EOF is seen with a
+	 * byte to spare), so nothing is copied and left behind on the way */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if ((uint64_t)st.st_size > max) {
+			close(fd);
+			return lb_err_set(err, LB_EK_INPUT, 0, "%s: over the %zu-byte limit", path, max);
+		}
+		first = (size_t)st.st_size + 2;
+	}
 	for (;;) {
 		ssize_t r;
 
 		if (n + 1 >= cap) {
-			size_t ncap = cap ? 2 * cap : 4096;
+			size_t ncap = cap ? (cap > SIZE_MAX / 2 ? SIZE_MAX : 2 * cap) : first;
 			uint8_t *nb;
 
-			if (ncap > max + 2)
-				ncap = max + 2;
+			if (ncap > limit)
+				ncap = limit;
 			if (ncap <= n + 1) {
 				close(fd);
-				free(buf);
+				wipe_free(buf, n);
 				return lb_err_set(err, LB_EK_INPUT, 0, "%s: over the %zu-byte limit", path,
 				                  max);
 			}
-			nb = realloc(buf, ncap);
+			/* not realloc: the old buffer is wiped before it is freed */
+			nb = malloc(ncap);
 			if (!nb) {
 				close(fd);
-				free(buf);
+				wipe_free(buf, n);
 				return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
 			}
+			if (n)
+				memcpy(nb, buf, n);
+			wipe_free(buf, n);
 			buf = nb;
 			cap = ncap;
 		}
@@ -74,7 +103,7 @@ int lb_read_file(const char *path, size_t max, uint8_t **data, size_t *len, stru
 				continue;
 			lb_err_set(err, errno == EISDIR ? LB_EK_INPUT : LB_EK_IO, errno, "%s", path);
 			close(fd);
-			free(buf);
+			wipe_free(buf, n);
 			return -1;
 		}
 		if (r == 0)
@@ -82,16 +111,11 @@ int lb_read_file(const char *path, size_t max, uint8_t **data, size_t *len, stru
 		n += (size_t)r;
 		if (n > max) {
 			close(fd);
-			free(buf);
+			wipe_free(buf, n);
 			return lb_err_set(err, LB_EK_INPUT, 0, "%s: over the %zu-byte limit", path, max);
 		}
 	}
 	close(fd);
-	if (!buf) {
-		buf = malloc(1);
-		if (!buf)
-			return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", path);
-	}
 	buf[n] = '\0';
 	*data = buf;
 	*len = n;

@@ -7,7 +7,11 @@
  * lb_read_file: the whole of a regular file (or pipe) into a malloc'd
  * buffer with a NUL after the last byte (so text can be parsed in place);
  * more than max bytes is an LB_EK_INPUT error naming the limit.  Errors
- * name the path.
+ * name the path, never the content: a missing or unreadable (EACCES) file,
+ * a directory or over the limit is LB_EK_INPUT, a failed read LB_EK_IO.
+ * Fit for key files: every buffer it drops on the way (growing, errors) is
+ * wiped first, so the bytes are only ever in the buffer returned, which
+ * the caller wipes (sodium_memzero) before freeing it.
  *
  * lb_replace_file: path gets exactly data, atomically and durably, or is
  * left as it was: the bytes go to a temporary file in the same directory

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define G1 "64311dea-4587-4029-924a-ba299647998e"
@@ -44,6 +45,83 @@ static int contains(const char *hay, size_t n, const char *needle)
 		if (memcmp(hay + i, needle, k) == 0)
 			return 1;
 	return 0;
+}
+
+/* Runs the CLI (LB_BUILD/loopbreaker) with args, its output to out (in
+ * g_dir); returns its exit status. */
+static int run_lb(const char *args, const char *out)
+{
+	char cmd[4096];
+	const char *b = getenv("LB_BUILD");
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "LOOPBREAKER_KEYS_PASSPHRASE= '%.400s/loopbreaker' %s > '%.600s' 2>&1 < /dev/null",
+	         b ? b : ".", args, out);
+	st = system(cmd);
+	REQUIRE(st != -1 && WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* The exit statuses of `keys` and of the key options of scan (docs/usage.md,
+ * "Exit status"): they come from lb_exit_for(err.kind), so a key or
+ * passphrase file that cannot be read (EIO: /proc/self/mem at address 0)
+ * is 3 like any other I/O error, a missing one 2, a wrong passphrase 1. */
+static void cli_exit_statuses(const char *ad, const char *sealed, const char *pass)
+{
+	char args[3000], out[700], pf[700], badpf[700], img[700], text[4096];
+	size_t n;
+
+	snprintf(out, sizeof(out), "%s/cli.out", g_dir);
+	snprintf(pf, sizeof(pf), "%s/pass", g_dir);
+	snprintf(badpf, sizeof(badpf), "%s/badpass", g_dir);
+	snprintf(img, sizeof(img), "%s/no-such.img", g_dir);
+	write_file(pf, pass, strlen(pass));
+	write_file(badpf, "not the passphrase\n", 19);
+
+	snprintf(args, sizeof(args), "keys list '%s'", ad);
+	CHECK_EQ_INT(run_lb(args, out), 0);
+	snprintf(args, sizeof(args), "keys list '%s/missing.csv'", g_dir);
+	CHECK_EQ_INT(run_lb(args, out), 2);
+	n = read_file(out, text, sizeof(text) - 1);
+	text[n] = '\0';
+	CHECK(strstr(text, "missing.csv") != NULL);
+	CHECK_EQ_INT(run_lb("keys list /proc/self/mem", out), 3);
+	CHECK_EQ_INT(run_lb("keys frobnicate x", out), 2);
+
+	snprintf(args, sizeof(args), "keys list --passphrase-file '%s' '%s'", pf, sealed);
+	CHECK_EQ_INT(run_lb(args, out), 0);
+	snprintf(args, sizeof(args), "keys list --passphrase-file '%s' '%s'", badpf, sealed);
+	CHECK_EQ_INT(run_lb(args, out), 1);
+	n = read_file(out, text, sizeof(text) - 1);
+	CHECK(!contains(text, n, "235818") && !contains(text, n, "not the passphrase"));
+
+	snprintf(args, sizeof(args), "keys seal --passphrase-file /proc/self/mem -o '%s/x.sealed' '%s'",
+	         g_dir, ad);
+	CHECK_EQ_INT(run_lb(args, out), 3);
+	snprintf(args, sizeof(args), "keys seal --passphrase-file '%s/nope' -o '%s/x.sealed' '%s'",
+	         g_dir, g_dir, ad);
+	CHECK_EQ_INT(run_lb(args, out), 2);
+	snprintf(args, sizeof(args), "keys seal --passphrase-file '%s' -o '%s/x.sealed' /proc/self/mem",
+	         pf, g_dir);
+	CHECK_EQ_INT(run_lb(args, out), 3);
+
+	/* the key options of scan, loaded before any target is opened */
+	snprintf(args, sizeof(args), "scan --no-prompt --keys /proc/self/mem '%s'", img);
+	CHECK_EQ_INT(run_lb(args, out), 3);
+	snprintf(args, sizeof(args), "scan --no-prompt --keys '%s/missing.csv' '%s'", g_dir, img);
+	CHECK_EQ_INT(run_lb(args, out), 2);
+	snprintf(args, sizeof(args), "scan --no-prompt --password-file /proc/self/mem '%s'", img);
+	CHECK_EQ_INT(run_lb(args, out), 3);
+	snprintf(args, sizeof(args), "scan --no-prompt --password-file '%s/nope' '%s'", g_dir, img);
+	CHECK_EQ_INT(run_lb(args, out), 2);
+	snprintf(args, sizeof(args), "scan --no-prompt --keys '%s' --keys-passphrase-file /proc/self/mem '%s'",
+	         sealed, img);
+	CHECK_EQ_INT(run_lb(args, out), 3);
+	snprintf(args, sizeof(args), "scan --no-prompt --keys '%s' --keys-passphrase-file '%s' '%s'",
+	         sealed, badpf, img);
+	CHECK_EQ_INT(run_lb(args, out), 1);
+	snprintf(args, sizeof(args), "scan --no-prompt --keys '%s' '%s'", sealed, img);
+	CHECK_EQ_INT(run_lb(args, out), 1);   /* sealed, no passphrase: refused */
 }
 
 int main(void)
@@ -187,6 +265,8 @@ int main(void)
 	CHECK(lb_keys_seal(ks, sealed, "", 0, &prm, &err) == -1);
 	CHECK_EQ_INT(err.kind, LB_EK_USAGE);
 	lb_keys_free(ks);
+
+	cli_exit_statuses(ad, sealed, pass);
 
 	/* ---- fleet flow on a real Windows volume ---- */
 	{
