@@ -52,21 +52,52 @@ static void classify(struct lb_source *src, struct lb_part *p)
 	blkid_free_probe(pr);
 }
 
-/* Which logical sector size the partition table was written with.  Block
- * devices know; for image files, look for the GPT header at LBA 1. */
+/* The sector size of the GPT whose header is at LBA 1, or 0 when there is
+ * none (MBR or nothing).  A block device's own logical sector size is the
+ * only one to look at; an image file may have been written with either.
+ *
+ * Only a GPT header counts: a block device used to be taken as having one
+ * whatever LBA 1 held, so a bare partition device (/dev/sda3, a loop
+ * device over one partition) was refused with "GPT header present but its
+ * partition table cannot be read". */
 static unsigned table_sector_size(struct lb_source *src)
 {
 	char sig[8];
 	struct lb_err e;
+	const unsigned sizes[] = { 512, 4096 };
 
-	if (src->is_block)
-		return src->io->sector_size;
-	if (lb_io_pread(src->io, sig, 8, 512, &e) == 0 && memcmp(sig, "EFI PART", 8) == 0)
-		return 512;
-	if (src->io->size > 4096 + 8 && lb_io_pread(src->io, sig, 8, 4096, &e) == 0 &&
-	    memcmp(sig, "EFI PART", 8) == 0)
-		return 4096;
-	return 0; /* unknown: MBR or nothing */
+	for (size_t i = 0; i < 2; i++) {
+		if (src->is_block && sizes[i] != src->io->sector_size)
+			continue;
+		if (src->io->size > sizes[i] + 8 &&
+		    lb_io_pread(src->io, sig, 8, sizes[i], &e) == 0 && memcmp(sig, "EFI PART", 8) == 0)
+			return sizes[i];
+	}
+	return 0;
+}
+
+/* A volume boot sector at offset 0 (NTFS, or BitLocker's "-FVE-FS-"): the
+ * source is one bare volume whatever else libblkid might find in it (a
+ * stale table signature, boot code that parses as MBR entries).  *need is
+ * the size the NTFS boot sector gives the volume (total sectors; the backup
+ * boot sector after them may be missing), 0 if unknown. */
+static bool bare_volume(struct lb_source *src, uint64_t *need)
+{
+	uint8_t b[512];
+	struct lb_err e;
+	unsigned bps;
+
+	*need = 0;
+	if (lb_io_pread(src->io, b, sizeof(b), 0, &e) || b[510] != 0x55 || b[511] != 0xaa)
+		return false;
+	if (memcmp(b + 3, "-FVE-FS-", 8) == 0)
+		return true;
+	if (memcmp(b + 3, "NTFS    ", 8) != 0)
+		return false;
+	bps = lb_le16(b + 11);
+	if (bps >= 256 && bps <= 4096 && !(bps & (bps - 1)) && lb_le64(b + 40) < (1ULL << 48))
+		*need = lb_le64(b + 40) * bps;
+	return true; /* a damaged one: NTFS says so */
 }
 
 static int probe_table(struct lb_source *src, unsigned ssz, struct lb_disk *disk,
@@ -133,10 +164,15 @@ static int probe_table(struct lb_source *src, unsigned ssz, struct lb_disk *disk
 int lb_partition_scan(struct lb_source *src, struct lb_disk *disk, struct lb_err *err)
 {
 	unsigned ssz = table_sector_size(src);
+	uint64_t need;
+	bool bare = bare_volume(src, &need);
 
 	memset(disk, 0, sizeof(*disk));
-	if (probe_table(src, ssz ? ssz : 512, disk, err))
+	if (bare) {
+		ssz = 0; /* one volume, no table: below */
+	} else if (probe_table(src, ssz ? ssz : 512, disk, err)) {
 		return -1;
+	}
 	/* An MBR written for 4096-byte sectors looks like one for 512-byte
 	 * sectors with every start 8 times too small: if no partition carries
 	 * a superblock at 512-byte scaling, try 4096. */
@@ -198,6 +234,9 @@ int lb_partition_scan(struct lb_source *src, struct lb_disk *disk, struct lb_err
 		disk->parts[0].number = 0;
 		disk->parts[0].offset = 0;
 		disk->parts[0].size = src->io->size;
+		/* an NTFS cut short: its boot sector says how big it is */
+		if (need > src->io->size)
+			disk->parts[0].size = need;
 		disk->pttype[0] = '\0';
 		disk->sector_size = src->io->sector_size;
 	}

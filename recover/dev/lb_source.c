@@ -100,19 +100,38 @@ static int detect_vhd(int fd, uint64_t size, const char *path, struct lb_err *er
 	return 1;
 }
 
+/* Disk-image containers recognised by their first bytes: none of them can
+ * be written in place (their data is not where the disk's bytes are), so
+ * each is refused by name with the conversion that makes it usable. */
+static const struct {
+	size_t off;
+	const char *magic;
+	size_t len;
+	const char *name;
+} containers[] = {
+	{ 0, "vhdxfile", 8, "VHDX" },
+	{ 0, "QFI\xfb", 4, "qcow2" },
+	{ 0, "KDMV", 4, "VMDK" },
+	{ 0, "# Disk DescriptorFile", 21, "VMDK (descriptor)" },
+	{ 0, "conectix", 8, "dynamic VHD" },
+	{ 64, "\x7f\x10\xda\xbe", 4, "VDI (VirtualBox)" },
+	{ 0, "QED\0", 4, "QED" },
+	{ 0, "WithoutFreeSpace", 16, "Parallels" },
+	{ 0, "WithouFreSpacExt", 16, "Parallels" },
+};
+
 static int detect_container(int fd, const char *path, struct lb_err *err)
 {
-	unsigned char h[8];
+	unsigned char h[68];
 
 	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return 0;
-	if (memcmp(h, "vhdxfile", 8) == 0 || memcmp(h, "QFI\xfb", 4) == 0 ||
-	    memcmp(h, "KDMV", 4) == 0 || memcmp(h, "conectix", 8) == 0)
-		return lb_err_set(err, LB_EK_INPUT, 0,
-		                  "%s: %s container format is not supported in place; convert it to raw "
-		                  "(qemu-img convert -O raw) or fixed VHD", path,
-		                  h[0] == 'v' ? "VHDX" : h[0] == 'Q' ? "qcow2" :
-		                  h[0] == 'K' ? "VMDK" : "dynamic VHD");
+	for (size_t i = 0; i < sizeof(containers) / sizeof(containers[0]); i++)
+		if (memcmp(h + containers[i].off, containers[i].magic, containers[i].len) == 0)
+			return lb_err_set(err, LB_EK_INPUT, 0,
+			                  "%s: %s container format is not supported in place; convert "
+			                  "it to raw (qemu-img convert -O raw) or fixed VHD", path,
+			                  containers[i].name);
 	return 0;
 }
 

@@ -2,8 +2,11 @@
 #include "lb_io_fault.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct faulty {
 	struct lb_io *parent;
@@ -99,7 +102,35 @@ int lb_fault_parse(const char *spec, struct lb_fault *out)
 	return 0;
 }
 
+/* LB_TEST_HOLD=FILE (tests/shell/ownership.sh): when the first volume is
+ * opened for writing (the targets are claimed, the plan and the bundle are
+ * done), write this process's pid to FILE and wait until FILE is removed
+ * (at most 120 s), so that a test can run a second loopbreaker against a
+ * fix that really is in progress.  Only through --fault-inject, i.e. only
+ * in loopbreaker-test. */
+static void hold_if_asked(void)
+{
+	static bool held;
+	const char *f = getenv("LB_TEST_HOLD");
+	char tmp[4200];
+	FILE *fp;
+
+	if (held || !f || !f[0])
+		return;
+	held = true;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f);
+	fp = fopen(tmp, "w");
+	if (!fp)
+		return;
+	fprintf(fp, "%ld\n", (long)getpid());
+	fclose(fp);
+	rename(tmp, f);
+	for (int i = 0; i < 2400 && access(f, F_OK) == 0; i++)
+		usleep(50000);
+}
+
 struct lb_io *lb_io_fault_wrap(struct lb_io *parent, void *ctx, struct lb_err *err)
 {
+	hold_if_asked();
 	return lb_io_faulty(parent, ctx, err);
 }
