@@ -167,6 +167,19 @@ for m in mcopy mdir mdel mren mmd mtype minfo; do ln -s mtools "$ir/usr/bin/$m";
 for b in $bins; do
 	ldd "$b" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
 done
+# Libraries dlopen()ed only when a run needs them (libdislocker, to unlock
+# BitLocker) are not in ldd's output: the binary names them in its ELF
+# .note.dlopen (https://systemd.io/ELF_DLOPEN_METADATA/).  Each soname is
+# resolved as the loader would (ld.so.cache) and copied with its own deps.
+for b in $bins; do
+	for so in $(readelf -p .note.dlopen "$b" 2>/dev/null |
+			grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"'); do
+		dl=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }')
+		[ -n "$dl" ] || die "$b dlopen()s $so (its .note.dlopen), which the build host lacks"
+		echo "$dl" >> "$work/libs"; echo "$dl" >> "$work/dlopen-libs"
+		ldd "$dl" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
+	done
+done
 sort -u "$work/libs" -o "$work/libs"
 while read -r l; do
 	mkdir -p "$ir$(dirname "$l")"
@@ -206,6 +219,12 @@ interp=$(readelf -l "$lb" | sed -n 's/.*Requesting program interpreter: \(.*\)]/
 [ -e "$ir$interp" ] || { mkdir -p "$ir$(dirname "$interp")"; cp -L "$interp" "$ir$interp"; }
 /usr/sbin/chroot "$ir" /usr/bin/loopbreaker version > "$work/lbversion" 2>&1 ||
 	die "loopbreaker does not run inside the initramfs: $(cat "$work/lbversion")"
+# and what it dlopen()s (.note.dlopen, above) loads there with all its deps
+for l in $(cat "$work/dlopen-libs" 2>/dev/null); do
+	/usr/sbin/chroot "$ir" "$interp" --list "$l" > "$work/dlopen-list" 2>&1 &&
+		! grep -q 'not found' "$work/dlopen-list" ||
+		die "$l (dlopen()ed by loopbreaker) does not load in the initramfs: $(cat "$work/dlopen-list")"
+done
 
 # kernel modules: the listed ones and their dependencies, as Debian ships them
 km=$kroot/lib/modules/$kver
@@ -243,6 +262,11 @@ log "$nmods modules"
 find "$ir" -exec touch -h -d "$stamp" {} +
 (cd "$ir" && find . -mindepth 1 | sort | cpio --quiet -o -H newc -R 0:0 --reproducible) > "$work/initrd.cpio"
 zstd -q -19 -T0 -f "$work/initrd.cpio" -o "$out/initrd.img"
+# EFI stubs that load several initrd= files (iPXE on UEFI: initrd.img then
+# site.cpio) join them unpadded, and the kernel looks for the next archive
+# only at a 4-byte boundary (zero bytes between archives are skipped): pad
+pad=$(( (4 - $(stat -c %s "$out/initrd.img") % 4) % 4 ))
+[ "$pad" = 0 ] || head -c "$pad" /dev/zero >> "$out/initrd.img"
 cp "$kroot/boot/vmlinuz-$kver" "$out/vmlinuz"
 touch -d "$stamp" "$out/vmlinuz" "$out/initrd.img"
 

@@ -1,5 +1,5 @@
 /* fleet_collect.c - walking directory trees of reports and keeping one row
- * per machine, the latest report winning (see lb_fleet.h, docs/fleet.md). */
+ * per machine (see lb_fleet.h, docs/fleet.md). */
 #include "fleet_int.h"
 
 #include <dirent.h>
@@ -58,76 +58,76 @@ static int fleet_grow(struct fleet *fl)
 	return 0;
 }
 
-/* a newer than b: later finish time, then later finished_at text, then path */
-static bool newer(const struct lb_fleet_row *a, const struct lb_fleet_row *b)
+/* The row of a machine: same key, and machine IDs that do not differ (a
+ * report without one joins the first row of its name). */
+static struct lb_fleet_row *fleet_find(struct fleet *fl, const char *key, const char *mid)
 {
-	int c;
+	struct lb_fleet_row *r = fl->b[hash_key(key) & (fl->nb - 1)];
 
-	if (a->when != b->when)
-		return a->when > b->when;
-	c = strcmp(a->finished_at, b->finished_at);
-	if (c)
-		return c > 0;
-	return strcmp(a->report, b->report) > 0;
+	for (; r; r = r->next)
+		if (!strcmp(r->key, key) && (!*mid || !*r->machine_id || !strcmp(mid, r->machine_id)))
+			return r;
+	return NULL;
 }
 
-#define SWAP(a, b) do { __typeof__(a) tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
-
-/* old takes the report fields of nw (and nw those of old) */
-static void take_report(struct lb_fleet_row *old, struct lb_fleet_row *nw)
+static struct lb_fleet_row *fleet_insert(struct fleet *fl, const char *key)
 {
-	SWAP(old->hostname, nw->hostname);
-	SWAP(old->agent_id, nw->agent_id);
-	SWAP(old->actions, nw->actions);
-	SWAP(old->keys, nw->keys);
-	SWAP(old->finished_at, nw->finished_at);
-	SWAP(old->report, nw->report);
-	SWAP(old->reason, nw->reason);
-	SWAP(old->mode, nw->mode);
-	SWAP(old->status, nw->status);
-	SWAP(old->when, nw->when);
-}
-
-/* Takes ownership of nw. */
-static int fleet_add(struct fleet *fl, struct lb_fleet_row *nw)
-{
+	struct lb_fleet_row *r;
 	size_t h;
-	struct lb_fleet_row *old;
-	int rc = 0;
 
-	if (fl->n >= fl->nb && fleet_grow(fl)) {
-		lb_fleet_row_free(nw);
+	if (fl->n >= fl->nb && fleet_grow(fl))
+		return NULL;
+	r = lb_fleet_row_new(key);
+	if (!r)
+		return NULL;
+	h = hash_key(key) & (fl->nb - 1);
+	r->next = fl->b[h];
+	fl->b[h] = r;
+	fl->n++;
+	return r;
+}
+
+/* Takes ownership of rep. */
+static int fleet_add(struct fleet *fl, struct lb_fleet_rep *rep)
+{
+	const char *name = *rep->hostname ? rep->hostname : rep->bl_name;
+	char *key = lb_fleet_key(name, rep->agent_id, rep->report);
+	struct lb_fleet_row *row = NULL;
+
+	if (key)
+		row = fleet_find(fl, key, rep->machine_id);
+	if (key && !row)
+		row = fleet_insert(fl, key);
+	free(key);
+	if (!row) {
+		lb_fleet_rep_free(rep);
 		return -1;
 	}
-	h = hash_key(nw->key) & (fl->nb - 1);
-	for (old = fl->b[h]; old; old = old->next)
-		if (!strcmp(old->key, nw->key))
-			break;
-	if (!old) {
-		nw->next = fl->b[h];
-		fl->b[h] = nw;
-		fl->n++;
-		return 0;
-	}
-	fl->st->superseded++;
-	if (newer(nw, old))
-		take_report(old, nw);
-	/* a key used by any report of the machine has been exposed */
-	if (*nw->keys) {
-		char *u = lb_fleet_keys_union(old->keys, nw->keys);
+	return lb_fleet_machine_add(row, rep);
+}
 
-		if (u) {
-			free(old->keys);
-			old->keys = u;
-		} else {
-			rc = -1;
-		}
-	}
-	if (!*old->agent_id && *nw->agent_id)
-		SWAP(old->agent_id, nw->agent_id);
-	old->reports += nw->reports;
-	lb_fleet_row_free(nw);
-	return rc;
+/* an expected machine: a row with no report yet */
+static int expect_add(void *ctx, const char *name, const char *site)
+{
+	struct fleet *fl = ctx;
+	char *key = lb_fleet_key(name, NULL, name);
+	struct lb_fleet_row *row = NULL;
+
+	if (key)
+		row = fleet_find(fl, key, "");
+	if (key && !row)
+		row = fleet_insert(fl, key);
+	free(key);
+	if (!row)
+		return -1;
+	if (!row->expected)
+		fl->st->expected++;
+	row->expected = true;
+	free(row->name);
+	free(row->site);
+	row->name = strdup(name);
+	row->site = strdup(site ? site : "");
+	return row->name && row->site ? 0 : -1;
 }
 
 static void fleet_free(struct fleet *fl)
@@ -157,7 +157,7 @@ static int add_file(struct fleet *fl, const char *path, const struct lb_fleet_op
                     struct lb_err *err)
 {
 	struct lb_fleet_stats *st = fl->st;
-	struct lb_fleet_row *row;
+	struct lb_fleet_rep *row;
 	struct lb_err rerr;
 	json_error_t jerr;
 	struct stat sb;
@@ -266,14 +266,17 @@ static int cmp_rows(const void *a, const void *b)
 {
 	const struct lb_fleet_row *x = *(const struct lb_fleet_row *const *)a;
 	const struct lb_fleet_row *y = *(const struct lb_fleet_row *const *)b;
-	int c = strcasecmp(x->hostname, y->hostname);
+	const char *fx, *fy;
+	int c = strcasecmp(lb_fleet_row_name(x, &fx), lb_fleet_row_name(y, &fy));
 
-	return c ? c : strcmp(x->key, y->key);
+	if (!c)
+		c = strcmp(x->key, y->key);
+	return c ? c : strcmp(x->machine_id, y->machine_id);
 }
 
-/* The table as an array sorted by hostname, with the totals counted. */
-static struct lb_fleet_row **sorted_rows(const struct fleet *fl, struct lb_fleet_stats *st,
-                                         struct lb_err *err)
+/* The table as an array sorted by name, outcomes set and totals counted. */
+static struct lb_fleet_row **sorted_rows(const struct fleet *fl, const struct lb_fleet_opts *o,
+                                         struct lb_fleet_stats *st, struct lb_err *err)
 {
 	struct lb_fleet_row **rows = malloc((fl->n ? fl->n : 1) * sizeof(*rows));
 	size_t n = 0;
@@ -283,18 +286,29 @@ static struct lb_fleet_row **sorted_rows(const struct fleet *fl, struct lb_fleet
 		return NULL;
 	}
 	for (size_t i = 0; i < fl->nb; i++)
-		for (struct lb_fleet_row *r = fl->b[i]; r; r = r->next) {
+		for (struct lb_fleet_row *r = fl->b[i]; r; r = r->next)
 			rows[n++] = r;
-			st->status[r->status]++;
-		}
+	if (lb_fleet_finalize(rows, n, o->clock_days, st)) {
+		free(rows);
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fleet rows");
+		return NULL;
+	}
 	if (n)
 		qsort(rows, n, sizeof(*rows), cmp_rows);
-	st->machines = n;
-	/* protector IDs are GUIDs, unique per volume: no cross-machine dedup */
-	for (size_t i = 0; i < n; i++)
-		for (const char *p = rows[i]->keys; *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : "")
-			st->keys++;
 	return rows;
+}
+
+static int write_summary(const char *outdir, struct lb_fleet_row *const *rows, size_t n,
+                         const struct lb_fleet_stats *st, struct lb_err *err)
+{
+	json_t *j = lb_fleet_summary_json(rows, n, st);
+	char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	int rc = text ? lb_fleet_replace(outdir, "fleet-summary.json", text, strlen(text), err)
+	              : lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fleet-summary.json");
+
+	free(text);
+	json_decref(j);
+	return rc;
 }
 
 int lb_fleet_run(const char *const *dirs, size_t ndirs, const struct lb_fleet_opts *o,
@@ -308,6 +322,12 @@ int lb_fleet_run(const char *const *dirs, size_t ndirs, const struct lb_fleet_op
 	memset(st, 0, sizeof(*st));
 	if (mkdir(o->outdir, 0755) && errno != EEXIST)
 		return lb_err_set(err, LB_EK_IO, errno, "%s", o->outdir);
+	if (fleet_grow(&fl))
+		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fleet table");
+	if (o->expect && lb_fleet_expect_read(o->expect, expect_add, &fl, err)) {
+		fleet_free(&fl);
+		return -1;
+	}
 	for (size_t i = 0; i < ndirs && rc == 0; i++) {
 		if (stat(dirs[i], &sb))
 			rc = lb_err_set(err, LB_EK_INPUT, errno, "%s", dirs[i]);
@@ -316,10 +336,12 @@ int lb_fleet_run(const char *const *dirs, size_t ndirs, const struct lb_fleet_op
 		else
 			rc = add_file(&fl, dirs[i], o, err);
 	}
-	if (rc == 0 && !(rows = sorted_rows(&fl, st, err)))
+	if (rc == 0 && !(rows = sorted_rows(&fl, o, st, err)))
 		rc = -1;
 	if (rc == 0)
 		rc = lb_fleet_write_csv(o->outdir, rows, st->machines, err);
+	if (rc == 0)
+		rc = write_summary(o->outdir, rows, st->machines, st, err);
 	if (rc == 0)
 		rc = lb_fleet_write_html(o->outdir, o->title ? o->title : "loopbreaker fleet", dirs,
 		                         ndirs, st, rows, st->machines, err);

@@ -35,12 +35,17 @@ int lb_fleet_write_script_json(FILE *f, const char *json)
 
 static json_t *stats_json(const struct lb_fleet_stats *st)
 {
-	json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	                      "files", (json_int_t)st->files, "reports", (json_int_t)st->reports,
 	                      "not_reports", (json_int_t)st->not_reports,
 	                      "unreadable", (json_int_t)st->unreadable,
 	                      "superseded", (json_int_t)st->superseded,
-	                      "machines", (json_int_t)st->machines, "keys", (json_int_t)st->keys);
+	                      "machines", (json_int_t)st->machines, "keys", (json_int_t)st->keys,
+	                      "confirmed", (json_int_t)st->confirmed,
+	                      "bitlocker_locked", (json_int_t)st->locked,
+	                      "expected", (json_int_t)st->expected,
+	                      "unexpected", (json_int_t)st->unexpected,
+	                      "clock_off", (json_int_t)st->clock_off);
 	json_t *t = json_object();
 
 	for (int s = 0; s < LB_FS_COUNT; s++)
@@ -52,7 +57,8 @@ static json_t *stats_json(const struct lb_fleet_stats *st)
 
 /* fleet-meta: schema loopbreaker-fleet/1 */
 static json_t *page_meta(const char *title, const char *const *dirs, size_t ndirs,
-                         const struct lb_fleet_stats *st)
+                         const struct lb_fleet_stats *st, struct lb_fleet_row *const *rows,
+                         size_t n)
 {
 	json_t *srcs = json_array(), *cols = json_array();
 	time_t now = time(NULL);
@@ -65,9 +71,36 @@ static json_t *page_meta(const char *title, const char *const *dirs, size_t ndir
 		json_array_append_new(srcs, json_string(dirs[i]));
 	for (size_t c = 0; c < LB_FLEET_NCOLS; c++)
 		json_array_append_new(cols, json_string(lb_fleet_columns[c]));
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "schema", "loopbreaker-fleet/1",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o*}", "schema", "loopbreaker-fleet/1",
 	                 "title", title, "generated_at", iso, "sources", srcs, "columns", cols,
-	                 "stats", stats_json(st));
+	                 "stats", stats_json(st), "summary", lb_fleet_summary_json(rows, n, st));
+}
+
+/* [[finished_at, status, confirmed, site, report], ...] oldest first */
+static json_t *hist_json(const struct lb_fleet_row *r)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < r->nhist; i++) {
+		const struct lb_fleet_hist *h = &r->hist[i];
+
+		json_array_append_new(a, json_pack("[s, s, b, s, s]", h->finished_at,
+		                                   lb_fleet_status_name(h->status), h->confirmed,
+		                                   h->site, h->report));
+	}
+	return a;
+}
+
+static json_t *row_json(const struct lb_fleet_row *r)
+{
+	json_t *row = json_array();
+	char num[16];
+
+	for (size_t c = 0; c < LB_FLEET_NCOLS; c++)
+		json_array_append_new(row, c == LB_FLEET_COL_REPORTS ? json_integer(r->reports) :
+		                      c == LB_FLEET_COL_HISTORY ? hist_json(r) :
+		                      json_string(lb_fleet_row_field(r, c, num)));
+	return row;
 }
 
 /* One JSON value, compact and safe inside <script>; false on failure. */
@@ -82,19 +115,14 @@ static bool put_json(FILE *f, json_t *j)
 
 static bool put_data(FILE *f, json_t *meta, struct lb_fleet_row *const *rows, size_t n)
 {
-	char num[16];
 	bool ok;
 
 	fputs("<script id=\"fleet-meta\" type=\"application/json\">", f);
 	ok = put_json(f, meta);
 	fputs("</script>\n<script id=\"fleet-rows\" type=\"application/json\">[", f);
 	for (size_t i = 0; i < n && ok; i++) {
-		json_t *row = json_array();
+		json_t *row = row_json(rows[i]);
 
-		for (size_t c = 0; c < LB_FLEET_NCOLS; c++)
-			json_array_append_new(row, c == LB_FLEET_COL_REPORTS ?
-			                      json_integer(rows[i]->reports) :
-			                      json_string(lb_fleet_row_field(rows[i], c, num)));
 		if (i)
 			putc(',', f);
 		ok = put_json(f, row);
@@ -113,7 +141,7 @@ int lb_fleet_write_html(const char *outdir, const char *title, const char *const
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	json_t *meta = page_meta(title, dirs, ndirs, st);
+	json_t *meta = page_meta(title, dirs, ndirs, st, rows, n);
 	bool ok = f && meta;
 	int rc;
 

@@ -18,6 +18,7 @@ static const char *const status_names[LB_FS_COUNT] = {
 	[LB_FS_CLEAN] = "clean",
 	[LB_FS_ATTENTION] = "needs_attention",
 	[LB_FS_ERROR] = "error",
+	[LB_FS_NOT_REPORTED] = "not_reported",
 };
 
 const char *lb_fleet_status_name(enum lb_fleet_status s)
@@ -155,7 +156,8 @@ static char *reduce_keys(json_t *rep)
  * when the top level has none ---- */
 
 struct found {
-	const char *host, *agent, *reason;
+	const char *host, *agent, *reason, *bl_desc, *mid;
+	bool locked;
 	struct actions acts;
 };
 
@@ -168,12 +170,25 @@ static void reduce_install(json_t *in, struct found *fd)
 		fd->host = jstr(in, "hostname");
 	if (!fd->agent)
 		fd->agent = jstr(json_object_get(in, "sensor"), "agent_id");
+	if (!fd->mid)
+		fd->mid = jstr(in, "machine_guid");
 	json_array_foreach(json_object_get(in, "findings"), m, f) {
 		const char *kind = jstr(f, "kind");
 
 		count_action(&fd->acts, kind && !strcmp(kind, "registry") ? "registry_" : "",
 		             jstr(f, "action"));
 	}
+}
+
+/* a BitLocker volume left locked; its description names the PC */
+static void reduce_bitlocker(json_t *bl, struct found *fd)
+{
+	if (!json_is_object(bl))
+		return;
+	if (!fd->bl_desc)
+		fd->bl_desc = jstr(bl, "description");
+	if (!json_is_true(json_object_get(bl, "unlocked")))
+		fd->locked = true;
 }
 
 static void reduce_targets(json_t *rep, struct found *fd)
@@ -193,36 +208,20 @@ static void reduce_targets(json_t *rep, struct found *fd)
 				reduce_install(in, fd);
 			json_array_foreach(json_object_get(v, "bcd"), k, f)
 				count_action(&fd->acts, "bcd_", jstr(f, "action"));
+			reduce_bitlocker(json_object_get(v, "bitlocker"), fd);
 		}
 	}
 }
 
-/* ---- the row ---- */
 
-/* The machine's identity: upper-cased hostname, else agent ID, else path. */
-static char *row_key(const char *host, const char *agent, const char *path)
-{
-	char *key = NULL;
-
-	if (host && *host) {
-		if (asprintf(&key, "H:%s", host) < 0)
-			return NULL;
-		for (char *c = key + 2; *c; c++)
-			if (*c >= 'a' && *c <= 'z')
-				*c = (char)(*c - 'a' + 'A');
-	} else if (asprintf(&key, agent && *agent ? "A:%s" : "P:%s",
-	                    agent && *agent ? agent : path) < 0) {
-		return NULL;
-	}
-	return key;
-}
+/* ---- the record ---- */
 
 /* status, and the reason to show when the report gives none */
-static const char *row_status(struct lb_fleet_row *r, const char *st, const char *reason,
+static const char *rep_status(struct lb_fleet_rep *r, const char *st, const char *reason,
                               char *buf, size_t bl)
 {
 	r->status = LB_FS_ERROR;
-	for (int s = 0; s < LB_FS_COUNT; s++)
+	for (int s = 0; s < LB_FS_NOT_REPORTED; s++)
 		if (st && !strcmp(st, status_names[s]))
 			r->status = (enum lb_fleet_status)s;
 	if (!st && !reason)
@@ -234,19 +233,22 @@ static const char *row_status(struct lb_fleet_row *r, const char *st, const char
 	return reason;
 }
 
-void lb_fleet_row_free(struct lb_fleet_row *r)
+void lb_fleet_rep_free(struct lb_fleet_rep *r)
 {
 	if (!r)
 		return;
-	free(r->key);
 	free(r->hostname);
+	free(r->bl_name);
+	free(r->machine_id);
 	free(r->agent_id);
 	free(r->actions);
 	free(r->keys);
 	free(r->finished_at);
 	free(r->report);
 	free(r->reason);
+	free(r->cause);
 	free(r->mode);
+	free(r->site);
 	free(r);
 }
 
@@ -255,11 +257,31 @@ static char *dup0(const char *s)
 	return strdup(s ? s : "");
 }
 
-struct lb_fleet_row *lb_fleet_reduce(json_t *rep, const char *path, struct lb_err *err)
+/* machine GUID or serial: a "machine" object, top-level keys, else an install's */
+static const char *machine_id(json_t *rep, const char *from_install)
+{
+	json_t *m = json_object_get(rep, "machine");
+	const char *id = jstr(m, "machine_guid");
+
+	if (!id)
+		id = jstr(m, "serial");
+	if (!id)
+		id = jstr(rep, "machine_guid");
+	return id ? id : from_install;
+}
+
+static bool rep_complete(const struct lb_fleet_rep *r)
+{
+	return r->hostname && r->bl_name && r->machine_id && r->agent_id && r->actions &&
+	       r->keys && r->finished_at && r->report && r->reason && r->cause && r->mode &&
+	       r->site;
+}
+
+struct lb_fleet_rep *lb_fleet_reduce(json_t *rep, const char *path, struct lb_err *err)
 {
 	const char *schema = jstr(rep, "schema");
-	struct found fd = { .host = jstr(rep, "hostname"), .agent = NULL, .reason = NULL };
-	struct lb_fleet_row *r;
+	struct found fd = { .host = jstr(rep, "hostname") };
+	struct lb_fleet_rep *r;
 	char buf[160];
 
 	if (!json_is_object(rep) || !schema || strncmp(schema, "loopbreaker-report/", 19)) {
@@ -268,15 +290,18 @@ struct lb_fleet_row *lb_fleet_reduce(json_t *rep, const char *path, struct lb_er
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fleet row");
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fleet report record");
 		return NULL;
 	}
 	fd.agent = jstr(json_object_get(rep, "sensor"), "agent_id");
 	fd.reason = first_string(json_object_get(rep, "reasons"));
 	reduce_targets(rep, &fd);
 	r->keys = reduce_keys(rep);
-	r->reason = dup0(row_status(r, jstr(rep, "status"), fd.reason, buf, sizeof(buf)));
+	r->reason = dup0(rep_status(r, jstr(rep, "status"), fd.reason, buf, sizeof(buf)));
+	r->cause = r->reason ? lb_fleet_cause(r->reason) : NULL;
 	r->hostname = dup0(fd.host);
+	r->bl_name = fd.host ? dup0("") : lb_fleet_bl_name(fd.bl_desc ? fd.bl_desc : "");
+	r->machine_id = dup0(machine_id(rep, fd.mid));
 	r->agent_id = dup0(fd.agent);
 	r->finished_at = dup0(jstr(rep, "finished_at"));
 	r->when = parse_iso(jstr(rep, "finished_at"));
@@ -284,13 +309,13 @@ struct lb_fleet_row *lb_fleet_reduce(json_t *rep, const char *path, struct lb_er
 		r->when = parse_iso(jstr(rep, "started_at"));
 	r->report = dup0(path);
 	r->mode = dup0(jstr(rep, "mode"));
+	r->site = dup0(jstr(rep, "site"));
 	r->actions = actions_string(&fd.acts);
-	r->reports = 1;
-	r->key = row_key(fd.host, fd.agent, path);
-	if (!r->key || !r->hostname || !r->agent_id || !r->finished_at || !r->report ||
-	    !r->reason || !r->mode || !r->actions || !r->keys) {
-		lb_fleet_row_free(r);
-		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fleet row");
+	r->confirmed = r->status == LB_FS_CLEAN && json_is_true(json_object_get(rep, "confirmed"));
+	r->locked = fd.locked && r->status == LB_FS_ATTENTION;
+	if (!rep_complete(r)) {
+		lb_fleet_rep_free(r);
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fleet report record");
 		return NULL;
 	}
 	return r;

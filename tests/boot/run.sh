@@ -3,7 +3,7 @@
 # Windows disk unattended and powering the VM off by itself.
 #
 #   bash tests/boot/run.sh [TEST...]   default: usb-uefi pxe-uefi usb-bios iso-uefi pxe-bios scan-direct
-#                                                              upload-direct nodisk-direct
+#                                                upload-direct nodisk-direct ipxe-uefi
 #
 # Env: LB_BUILD (build dir with loopbreaker, default <repo>/build),
 #      LB_BOOT_MEDIA (reuse built media instead of running bootmedia/build.sh),
@@ -17,8 +17,10 @@ W=$LB_BUILD/tests-work/boot
 TMO=${LB_BOOT_TIMEOUT:-150}
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
 OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.ms.fd
+OVMF_CODE_PLAIN=/usr/share/OVMF/OVMF_CODE_4M.fd   # no Secure Boot: iPXE is not signed
+OVMF_VARS_PLAIN=/usr/share/OVMF/OVMF_VARS_4M.fd
 export MTOOLS_SKIP_CHECK=1
-tests=${*:-usb-uefi pxe-uefi usb-bios iso-uefi pxe-bios scan-direct upload-direct nodisk-direct}
+tests=${*:-usb-uefi pxe-uefi usb-bios iso-uefi pxe-bios scan-direct upload-direct nodisk-direct ipxe-uefi}
 rm -rf "$W" && mkdir -p "$W"
 T_CHECKS=0 T_FAILS=0
 fail() { echo "FAIL: $*" >&2; T_FAILS=$((T_FAILS + 1)); }
@@ -157,7 +159,9 @@ t_pxe_uefi() {
 	echo "== pxe-uefi: PXE with Secure Boot through QEMU's TFTP, Windows on virtio-blk"
 	make_disk pxe-uefi
 	rm -rf "$W/tftp" && cp -a "$M/pxe" "$W/tftp"
-	sed -i 's/^set timeout=.*/set timeout=0/; s/loopbreaker.after=reboot/loopbreaker.after=poweroff loopbreaker.delay=0/' "$W/tftp/grub/grub.cfg"
+	# only the menu timeout and the delay change: the shipped entries must not
+	# force after=reboot (the VM would reboot: no "powering off" below)
+	sed -i 's/^set timeout=.*/set timeout=0/; s/loopbreaker.media=net"/loopbreaker.media=net loopbreaker.delay=0"/' "$W/tftp/grub/grub.cfg"
 	local rc=0
 	qemu_run pxe-uefi $(uefi_sb pxe-uefi) \
 		-netdev user,id=n0,tftp="$W/tftp",bootfile=bootx64.efi \
@@ -219,7 +223,7 @@ t_pxe_bios() {
 	echo "== pxe-bios: BIOS PXE -> PXELINUX through QEMU's TFTP, Windows on MegaRAID SAS"
 	make_disk pxe-bios
 	rm -rf "$W/tftp-bios" && cp -a "$M/pxe" "$W/tftp-bios"
-	sed -i 's/^TIMEOUT .*/TIMEOUT 1/; s/loopbreaker.after=reboot/loopbreaker.after=poweroff loopbreaker.delay=0/' \
+	sed -i 's/^TIMEOUT .*/TIMEOUT 1/; s/loopbreaker.media=net$/loopbreaker.media=net loopbreaker.delay=0/' \
 		"$W/tftp-bios/pxelinux.cfg/default"
 	local rc=0
 	qemu_run pxe-bios -machine q35 \
@@ -233,25 +237,27 @@ t_pxe_bios() {
 }
 
 # scan-direct: kernel + initrd booted directly (no firmware: fast); settings
-# from the stick's config (mode = scan, after = reboot, an unknown key) and
-# the kernel command line (after=poweroff wins); scan must not write
+# from the stick's config (mode = scan, after = poweroff, an unknown key) and
+# the kernel command line (after=reboot: the config's after wins); scan must
+# not write
 t_scan_direct() {
 	echo "== scan-direct: -kernel/-initrd, scan mode from the stick's config, cmdline overrides"
 	make_disk scan-direct
 	local before rc=0 s=$W/scan-direct.serial
 	before=$(sha256sum < "$W/scan-direct.win.img")
 	cp "$M/loopbreaker-usb.img" "$W/scan-direct.stick.img"
-	stick_config "$W/scan-direct.stick.img" mode=scan after=reboot delay=0 bogus_key=1
+	stick_config "$W/scan-direct.stick.img" mode=scan after=poweroff delay=0 bogus_key=1
 	qemu_run scan-direct -machine q35 -net none \
 		-kernel "$M/vmlinuz" -initrd "$M/initrd.img" \
-		-append "console=ttyS0,115200 loglevel=4 loopbreaker.after=poweroff" \
+		-append "console=ttyS0,115200 loglevel=4 loopbreaker.after=reboot" \
 		-drive if=none,id=stick,format=raw,file="$W/scan-direct.stick.img" \
 		-device virtio-blk-pci,drive=stick \
 		-drive if=none,id=win,format=raw,file="$W/scan-direct.win.img" \
 		-device ide-hd,drive=win,bus=ide.0 || rc=$?
 	eq "scan-direct: VM powered itself off" "$rc" 0
 	check "scan-direct: ran scan (mode from the config)" grep -qE 'running: loopbreaker scan ' "$s"
-	check "scan-direct: command line beat the config (after=poweroff)" grep -qE 'loopbreaker: \[[0-9.]+\] powering off' "$s"
+	check "scan-direct: the config's after = poweroff beat loopbreaker.after=reboot" grep -qE 'loopbreaker: \[[0-9.]+\] powering off' "$s"
+	check "scan-direct: says the config replaced the command line's after" grep -q 'after = poweroff (config) replaces loopbreaker.after=reboot' "$s"
 	check "scan-direct: unknown config key reported" grep -q "ignoring unknown option 'bogus_key'" "$s"
 	check "scan-direct: NEEDS ATTENTION for $HOST" grep -q "RESULT status=needs_attention exit=1 host=$HOST" "$s"
 	check "scan-direct: big NEEDS ATTENTION banner" grep -q '#   # ##### ##### ####   ####' "$s"
@@ -310,13 +316,67 @@ t_nodisk_direct() {
 	echo "nodisk-direct: wall ${WALL} s" | tee -a "$W/timings.txt"
 }
 
+# ipxe-uefi: a network-first UEFI machine (OVMF without Secure Boot: iPXE is
+# not signed) booting iPXE -> boot.ipxe as shipped, with a site.cpio holding
+# the site config (upload, after = poweroff, site).  Boot 1 fixes and
+# uploads; boot 2 (the network is still first) scans read-only, reports
+# clean + confirmed and powers off; fleet over the collector: one machine,
+# fixed (confirmed), its site.
+t_ipxe_uefi() {
+	echo "== ipxe-uefi: OVMF -> iPXE -> boot.ipxe + site.cpio, network first: fix + upload, then clean (confirmed)"
+	make_disk ipxe-uefi
+	local rc=0 s1=$W/ipxe-uefi-1.serial s2=$W/ipxe-uefi-2.serial c=$W/collector-ipxe cpid port i sum
+	rm -rf "$c" "$c.port" && mkdir -p "$c"
+	python3 "$src/tests/boot/collector.py" "$c" "$c.port" 2> "$W/collector-ipxe.log" &
+	cpid=$!
+	for i in $(seq 50); do [ -s "$c.port" ] && break; sleep 0.1; done
+	port=$(cat "$c.port")
+	rm -rf "$W/tftp-ipxe" "$W/site" && cp -a "$M/pxe" "$W/tftp-ipxe"
+	mkdir -p "$W/site/etc/loopbreaker"
+	printf 'upload = http://10.0.2.2:%s/reports/\ndelay = 0\nafter = poweroff\nsite = lab-7\n' "$port" \
+		> "$W/site/etc/loopbreaker/config"
+	(cd "$W/site" && find . | cpio -o -H newc -R 0:0 --quiet) > "$W/tftp-ipxe/loopbreaker/site.cpio"
+	cp "$OVMF_VARS_PLAIN" "$W/ipxe-uefi.vars.fd"
+	ipxe_boot() {
+		qemu_run "$1" -machine q35 \
+			-drive if=pflash,format=raw,unit=0,readonly=on,file="$OVMF_CODE_PLAIN" \
+			-drive if=pflash,format=raw,unit=1,file="$W/ipxe-uefi.vars.fd" \
+			-netdev user,id=n0,tftp="$W/tftp-ipxe",bootfile=boot.ipxe \
+			-device virtio-net-pci,netdev=n0,bootindex=0 \
+			-drive if=none,id=win,format=raw,file="$W/ipxe-uefi.win.img" \
+			-device virtio-blk-pci,drive=win,bootindex=1
+	}
+	ipxe_boot ipxe-uefi-1 || rc=$?
+	after_boot ipxe-uefi-1 $rc "$W/ipxe-uefi.win.img"
+	check "ipxe-uefi: iPXE ran boot.ipxe" grep -qa 'site.cpio' "$s1"
+	check "ipxe-uefi: site.cpio reached /init" grep -q 'config: /etc/loopbreaker/config' "$s1"
+	check "ipxe-uefi: boot 1 uploaded" grep -q 'report uploaded' "$s1"
+	sum=$(sha256sum < "$W/ipxe-uefi.win.img")
+	rc=0
+	ipxe_boot ipxe-uefi-2 || rc=$?
+	kill "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+	echo "ipxe-uefi-2: wall ${WALL} s (the confirming boot)" | tee -a "$W/timings.txt"
+	eq "ipxe-uefi: boot 2 powered itself off" "$rc" 0
+	check "ipxe-uefi: boot 2 ran a scan, not a fix" grep -qE 'running: loopbreaker scan ' "$s2"
+	check "ipxe-uefi: boot 2 confirmed" grep -q "RESULT status=clean exit=0 host=$HOST .* confirmed=yes" "$s2"
+	check "ipxe-uefi: boot 2 powering off (no loop)" grep -qE 'loopbreaker: \[[0-9.]+\] powering off' "$s2"
+	check "ipxe-uefi: boot 2 uploaded" grep -q 'report uploaded' "$s2"
+	eq "ipxe-uefi: boot 2 wrote nothing to the disk" "$(sha256sum < "$W/ipxe-uefi.win.img")" "$sum"
+	eq "ipxe-uefi: two reports at the collector" "$(ls "$c"/*report.json 2>/dev/null | wc -l)" 2
+	"$LB" fleet -q -o "$W/ipxe-fleet" "$c" || fail "ipxe-uefi: fleet"
+	eq "ipxe-uefi: fleet row" "$(python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(len(r), r[0]["hostname"], r[0]["status"], bool(r[0]["confirmed_at"]), r[0]["site"], r[0]["reports"])' "$W/ipxe-fleet/fleet.csv")" \
+		"1 $HOST fixed True lab-7 2"
+}
+
 for t in $tests; do
 	fails_before=$T_FAILS
 	"t_${t//-/_}"
 	# CI disks are small: a passing scenario drops its disk and stick copies
 	# (serial logs and reports stay)
 	if [ "$T_FAILS" = "$fails_before" ] && [ "${LB_KEEP_WORK:-0}" != 1 ]; then
-		rm -rf "$W/$t".*.img "$W/$t".*.part "$W/$t".vars.fd "$W/iso-test.iso" "$W/tftp" "$W/tftp-bios"
+		rm -rf "$W/$t".*.img "$W/$t".*.part "$W/$t".vars.fd "$W/iso-test.iso" "$W/tftp" "$W/tftp-bios" \
+			"$W/tftp-ipxe"
 	fi
 done
 # a passing run keeps logs, reports and timings, not the media it built
