@@ -93,52 +93,12 @@ static int lock_holders(dev_t dev, ino_t ino, bool posix, bool writers_only, cha
 	return found;
 }
 
-/* Processes other than this one with a block device (or one of devs) open. */
-static void openers(const dev_t *devs, int ndev, char *out, size_t n)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int found = 0;
+/* Calls hit(pid, fd path, fd name, arg) for each open file descriptor of
+ * each process other than this one, until hit says yes for the process;
+ * up to three such processes are named in out.  Returns how many. */
+typedef bool (*fd_pred)(long pid, const char *fdpath, const char *fdname, void *arg);
 
-	out[0] = '\0';
-	if (!d)
-		return;
-	while ((de = readdir(d)) && found < 3) {
-		char fdd[64];
-		long pid = strtol(de->d_name, NULL, 10);
-		DIR *fds;
-		struct dirent *fe;
-		bool hit = false;
-
-		if (pid <= 0 || pid == (long)getpid())
-			continue;
-		snprintf(fdd, sizeof(fdd), "/proc/%ld/fd", pid);
-		fds = opendir(fdd);
-		if (!fds)
-			continue;
-		while (!hit && (fe = readdir(fds))) {
-			char fp[384];
-			struct stat st;
-
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(fp, sizeof(fp), "%s/%s", fdd, fe->d_name);
-			if (stat(fp, &st) == 0 && S_ISBLK(st.st_mode))
-				for (int k = 0; k < ndev; k++)
-					hit |= st.st_rdev == devs[k];
-		}
-		closedir(fds);
-		if (hit) {
-			add_pid(out, n, pid);
-			found++;
-		}
-	}
-	closedir(d);
-}
-
-/* Processes other than this one that have the regular file (dev, ino)
- * open for writing (an ntfs-3g FUSE mount, a running VM), into out. */
-static int writers(dev_t dev, ino_t ino, char *out, size_t n)
+static int proc_fds(fd_pred hit, void *arg, char *out, size_t n)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -148,11 +108,11 @@ static int writers(dev_t dev, ino_t ino, char *out, size_t n)
 	if (!d)
 		return 0;
 	while ((de = readdir(d)) && found < 3) {
-		char fdd[64];
+		char fdd[64], fp[384];
 		long pid = strtol(de->d_name, NULL, 10);
 		DIR *fds;
 		struct dirent *fe;
-		bool hit = false;
+		bool yes = false;
 
 		if (pid <= 0 || pid == (long)getpid())
 			continue;
@@ -160,36 +120,87 @@ static int writers(dev_t dev, ino_t ino, char *out, size_t n)
 		fds = opendir(fdd);
 		if (!fds)
 			continue;
-		while (!hit && (fe = readdir(fds))) {
-			char fp[384], info[384], line[128];
-			struct stat st;
-			FILE *f;
-
+		while (!yes && (fe = readdir(fds))) {
 			if (fe->d_name[0] == '.')
 				continue;
 			snprintf(fp, sizeof(fp), "%s/%s", fdd, fe->d_name);
-			if (stat(fp, &st) || !S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
-				continue;
-			snprintf(info, sizeof(info), "/proc/%ld/fdinfo/%s", pid, fe->d_name);
-			f = fopen(info, "re");
-			if (!f)
-				continue;
-			while (fgets(line, sizeof(line), f)) {
-				unsigned long fl;
-
-				if (sscanf(line, "flags: %lo", &fl) == 1 && (fl & O_ACCMODE) != O_RDONLY)
-					hit = true;
-			}
-			fclose(f);
+			yes = hit(pid, fp, fe->d_name, arg);
 		}
 		closedir(fds);
-		if (hit) {
+		if (yes) {
 			add_pid(out, n, pid);
 			found++;
 		}
 	}
 	closedir(d);
 	return found;
+}
+
+struct devset {
+	const dev_t *devs;
+	int ndev;
+};
+
+static bool opens_dev(long pid, const char *fdpath, const char *fdname, void *arg)
+{
+	const struct devset *ds = arg;
+	struct stat st;
+
+	(void)pid;
+	(void)fdname;
+	if (stat(fdpath, &st) || !S_ISBLK(st.st_mode))
+		return false;
+	for (int k = 0; k < ds->ndev; k++)
+		if (st.st_rdev == ds->devs[k])
+			return true;
+	return false;
+}
+
+/* Processes other than this one with a block device (or one of devs) open. */
+static void openers(const dev_t *devs, int ndev, char *out, size_t n)
+{
+	struct devset ds = { devs, ndev };
+
+	proc_fds(opens_dev, &ds, out, n);
+}
+
+struct fileid {
+	dev_t dev;
+	ino_t ino;
+};
+
+static bool writes_file(long pid, const char *fdpath, const char *fdname, void *arg)
+{
+	const struct fileid *id = arg;
+	char info[384], line[128];
+	struct stat st;
+	bool yes = false;
+	FILE *f;
+
+	if (stat(fdpath, &st) || !S_ISREG(st.st_mode) || st.st_dev != id->dev ||
+	    st.st_ino != id->ino)
+		return false;
+	snprintf(info, sizeof(info), "/proc/%ld/fdinfo/%s", pid, fdname);
+	f = fopen(info, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long fl;
+
+		if (sscanf(line, "flags: %lo", &fl) == 1 && (fl & O_ACCMODE) != O_RDONLY)
+			yes = true;
+	}
+	fclose(f);
+	return yes;
+}
+
+/* Processes other than this one that have the regular file (dev, ino)
+ * open for writing (an ntfs-3g FUSE mount, a running VM), into out. */
+static int writers(dev_t dev, ino_t ino, char *out, size_t n)
+{
+	struct fileid id = { dev, ino };
+
+	return proc_fds(writes_file, &id, out, n);
 }
 
 /* Where dev is mounted (first mount point from /proc/self/mountinfo). */

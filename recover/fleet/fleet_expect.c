@@ -188,12 +188,40 @@ static int cmp_sites(const void *a, const void *b)
 	              json_string_value(json_object_get(y, "site")));
 }
 
+/* The values of map (an object of objects) sorted with cmp, appended to
+ * arr (at most max of them, each with the "done_percent" of its counts if
+ * percent), then map is released.  arr, or NULL on allocation failure. */
+static json_t *sorted_values(json_t *map, json_t *arr, int (*cmp)(const void *, const void *),
+                             size_t max, bool percent)
+{
+	size_t nv = json_object_size(map), i = 0;
+	json_t **list = malloc((nv ? nv : 1) * sizeof(*list)), *v;
+	const char *k;
+
+	if (!list || !arr) {
+		free(list);
+		json_decref(map);
+		json_decref(arr);
+		return NULL;
+	}
+	json_object_foreach(map, k, v)
+		list[i++] = v;
+	qsort(list, nv, sizeof(*list), cmp);
+	for (i = 0; i < nv && i < max; i++) {
+		if (percent)
+			json_object_set_new(list[i], "done_percent",
+			                    json_real((double)done_permille(list[i]) / 10.0));
+		json_array_append(arr, list[i]);
+	}
+	free(list);
+	json_decref(map);
+	return arr;
+}
+
 /* per site: counts by status, sorted with the site furthest behind first */
 static json_t *sites_json(struct lb_fleet_row *const *rows, size_t n)
 {
-	json_t *map = json_object(), *arr = json_array(), *v, **list;
-	const char *k;
-	size_t i = 0, ns;
+	json_t *map = json_object(), *arr = json_array();
 
 	for (size_t r = 0; r < n; r++) {
 		const char *site = lb_fleet_row_site(rows[r]);
@@ -210,25 +238,7 @@ static json_t *sites_json(struct lb_fleet_row *const *rows, size_t n)
 		if (rows[r]->status == LB_FS_ATTENTION && rows[r]->shown->locked)
 			bump(s, "bitlocker_locked");
 	}
-	ns = json_object_size(map);
-	list = malloc((ns ? ns : 1) * sizeof(*list));
-	if (!list || !arr) {
-		free(list);
-		json_decref(map);
-		json_decref(arr);
-		return NULL;
-	}
-	json_object_foreach(map, k, v)
-		list[i++] = v;
-	qsort(list, ns, sizeof(*list), cmp_sites);
-	for (i = 0; i < ns; i++) {
-		json_object_set_new(list[i], "done_percent",
-		                    json_real((double)done_permille(list[i]) / 10.0));
-		json_array_append(arr, list[i]);
-	}
-	free(list);
-	json_decref(map);
-	return arr;
+	return sorted_values(map, arr, cmp_sites, (size_t)-1, true);
 }
 
 static int cmp_causes(const void *a, const void *b)
@@ -245,9 +255,7 @@ static int cmp_causes(const void *a, const void *b)
 /* the causes of needs_attention and error, most frequent first */
 static json_t *causes_json(struct lb_fleet_row *const *rows, size_t n)
 {
-	json_t *map = json_object(), *arr = json_array(), *v, **list;
-	const char *k;
-	size_t i = 0, nc;
+	json_t *map = json_object(), *arr = json_array();
 
 	for (size_t r = 0; r < n; r++) {
 		const char *c;
@@ -262,22 +270,7 @@ static json_t *causes_json(struct lb_fleet_row *const *rows, size_t n)
 		}
 		bump(e, "machines");
 	}
-	nc = json_object_size(map);
-	list = malloc((nc ? nc : 1) * sizeof(*list));
-	if (!list || !arr) {
-		free(list);
-		json_decref(map);
-		json_decref(arr);
-		return NULL;
-	}
-	json_object_foreach(map, k, v)
-		list[i++] = v;
-	qsort(list, nc, sizeof(*list), cmp_causes);
-	for (i = 0; i < nc && i < SUMMARY_MAX_CAUSES; i++)
-		json_array_append(arr, list[i]);
-	free(list);
-	json_decref(map);
-	return arr;
+	return sorted_values(map, arr, cmp_causes, SUMMARY_MAX_CAUSES, false);
 }
 
 json_t *lb_fleet_summary_json(struct lb_fleet_row *const *rows, size_t n,

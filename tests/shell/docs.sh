@@ -27,20 +27,8 @@ done
 [ "$(id -u)" = 0 ] || skip_test "needs root (the demo image is filled through an ntfs-3g FUSE mount)"
 
 DB=("python3" "$LB_SOURCE/scripts/doc-blocks.py" --root "$LB_SOURCE")
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { # PORT: up to 10 s
-	for _ in $(seq 100); do
-		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()' "$1" 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	fail "server on port $1 did not come up"; return 1
-}
+# local test servers: PIDS, freeport, wait_port (lib.bash)
+serve_helpers
 
 # --- 1. every block is marked; the checker itself catches drift ---
 check "every fenced block is marked (doc-blocks.py check)" "${DB[@]}" check

@@ -181,3 +181,26 @@ bad_file_where() {
 	done
 	echo $found
 }
+
+# serve_helpers: for tests that start local servers (127.0.0.1 only).
+# Defines PIDS (background servers, killed and reaped on exit), freeport
+# (an unused TCP port), stop_servers and wait_port PORT (up to 10 s; fails the test and
+# returns 1 if nothing listens by then).
+serve_helpers() {
+	PIDS=()
+	trap stop_servers EXIT
+}
+stop_servers() { # kills and reaps what was started (also on exit)
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	PIDS=()
+}
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { # PORT: up to 10 s
+	for _ in $(seq 100); do
+		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()' "$1" 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	fail "server on port $1 did not come up"; return 1
+}

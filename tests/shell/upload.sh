@@ -11,20 +11,8 @@ if ! command -v nginx >/dev/null; then
 fi
 command -v nginx >/dev/null || { echo "nginx missing (scripts/packages/fleet.txt)" >&2; exit 1; }
 
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { # PORT: up to 10 s
-	for _ in $(seq 100); do
-		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()' "$1" 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "server on port $1 did not come up" >&2; return 1
-}
+# local test servers: PIDS, freeport, wait_port (lib.bash)
+serve_helpers
 up() { timeout 120 "$LB" upload "$@"; } # every upload is bounded
 
 # --- the collector: nginx, WebDAV PUT ---
@@ -224,5 +212,5 @@ rc=0; "$LB" fix --evidence fixme2.tar.zst --upload "http://127.0.0.1:9/x/{file}"
 eq "fix with dead collector still fixed" "$rc" 0
 check "spooled for later" test -n "$(ls -A spool2)"
 
-cleanup
+stop_servers
 done_tests
