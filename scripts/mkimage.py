@@ -251,8 +251,8 @@ def parse_spec(text):
                     if inst is None:
                         raise SpecError("corrupt hive before install")
                     how = args[2] if len(args) > 2 else "sample"
-                    if args[1].upper() not in ("SYSTEM", "SOFTWARE") or how not in ("sample", "garbage", "truncate", "zero"):
-                        raise SpecError("corrupt hive SYSTEM|SOFTWARE [sample|garbage|truncate|zero]")
+                    if args[1].upper() not in ("SYSTEM", "SOFTWARE") or how not in HIVE_DAMAGE:
+                        raise SpecError("corrupt hive SYSTEM|SOFTWARE [%s]" % "|".join(HIVE_DAMAGE))
                     inst.corrupt[args[1].upper()] = how
                 else:
                     raise SpecError("corrupt bootsector|hive")
@@ -406,6 +406,22 @@ def make_hive(mkhive, spec_text, out, dirty):
         raise RuntimeError("lb-mkhive failed: %s" % r.stderr)
 
 
+HIVE_DAMAGE = ("sample", "garbage", "truncate", "zero", "cut", "cell")
+
+
+def hive_bins(good):
+    """(file offset, size) of each hive bin of a hive lb-mkhive made."""
+    end = 4096 + struct.unpack_from("<I", good, 40)[0]
+    bins, off = [], 4096
+    while off < end:
+        if good[off:off + 4] != b"hbin":
+            raise RuntimeError("hive made by lb-mkhive has no hive bin at 0x%x" % off)
+        size = struct.unpack_from("<I", good, off + 8)[0]
+        bins.append((off, size))
+        off += size
+    return bins
+
+
 def corrupt_hive_bytes(how, good, seed):
     if how == "sample":
         p = os.path.join(shared_data(), "hives", "corrupted_system_hive.xz")
@@ -418,6 +434,15 @@ def corrupt_hive_bytes(how, good, seed):
         return bytes(len(good))
     if how == "truncate":     # a valid base block whose hive bins are missing
         return good[:4096 + 512]
+    bins = hive_bins(good)
+    if len(bins) < 2:
+        raise RuntimeError("corrupt hive %s needs a hive with two hive bins or more" % how)
+    if how == "cut":          # the file ends where its last hive bin starts (hivex opens it)
+        return good[:bins[-1][0]]
+    if how == "cell":         # full length; the first cell of the last bin gets size -12
+        data = bytearray(good)
+        struct.pack_into("<i", data, bins[-1][0] + 32, -12)
+        return bytes(data)
     raise SpecError(how)
 
 
@@ -603,6 +628,8 @@ def build_ntfs(d, part, workdir, mkhive, manifest, cache_dir):
             os.makedirs(os.path.dirname(p), exist_ok=True)
             with open(p, "wb") as o:
                 o.write(data)
+            # a file written over an install's hive replaces its entry
+            files = [f for f in files if f["path"].lower() != fs.path.lower()]
             files.append({"path": fs.path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                           "header": data[:8].hex(), "mtime": fs.mtime_text, "content": fs.content})
         # times last: writing into a directory changes only the directory

@@ -414,36 +414,38 @@ static int lock_file(int fd, const struct stat *st, const char *path, const char
 	                  exclusive ? "nothing was written" : "not scanned");
 }
 
-/* Is the loop device at /sys/block/NAME backed by (dev, ino)? */
-static bool loop_backs(const char *name, const struct stat *st, const char *path)
+/* Is the loop device at /sys/block/NAME backed by (dev, ino)?  sysfs
+ * first: an unbound device has no loop/backing_file, and a bound one names
+ * its file, which is compared by identity.  The LOOP_GET_STATUS64 ioctl is
+ * asked only when that path no longer leads to a file (deleted, renamed, or
+ * in another mount namespace); it also keeps valgrind quiet on the common
+ * path (it does not model that ioctl). */
+static bool loop_backs(const char *name, const struct stat *st)
 {
-	char p[512], back[4096], real[4096], mine[4096];
+	char p[512], back[4096];
 	struct loop_info64 li;
+	struct stat bs;
 	FILE *f;
 	int fd;
-	bool hit = false, asked = false;
+	bool hit = false;
 
-	snprintf(p, sizeof(p), "/dev/%s", name);
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd >= 0) {
-		if (ioctl(fd, LOOP_GET_STATUS64, &li) == 0) {
-			asked = true;
-			hit = li.lo_inode == (uint64_t)st->st_ino && li.lo_device == (uint64_t)st->st_dev;
-		}
-		close(fd);
-	}
-	if (asked)
-		return hit;
-	/* no node here (a container): compare the backing file's path */
 	snprintf(p, sizeof(p), "/sys/block/%s/loop/backing_file", name);
 	f = fopen(p, "re");
 	if (!f)
-		return false;
-	if (fgets(back, sizeof(back), f)) {
-		back[strcspn(back, "\n")] = '\0';
-		hit = realpath(back, real) && realpath(path, mine) && !strcmp(real, mine);
-	}
+		return false; /* not bound to a file */
+	if (!fgets(back, sizeof(back), f))
+		back[0] = '\0';
 	fclose(f);
+	back[strcspn(back, "\n")] = '\0';
+	if (back[0] && stat(back, &bs) == 0)
+		return bs.st_dev == st->st_dev && bs.st_ino == st->st_ino;
+	snprintf(p, sizeof(p), "/dev/%s", name);
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (ioctl(fd, LOOP_GET_STATUS64, &li) == 0)
+		hit = li.lo_inode == (uint64_t)st->st_ino && li.lo_device == (uint64_t)st->st_dev;
+	close(fd);
 	return hit;
 }
 
@@ -462,7 +464,7 @@ static int claim_loops(const char *path, const struct stat *st, struct lb_claim 
 		char sys[512], why[1024], node[300], who[256];
 		int fd;
 
-		if (strncmp(de->d_name, "loop", 4) || !loop_backs(de->d_name, st, path))
+		if (strncmp(de->d_name, "loop", 4) || !loop_backs(de->d_name, st))
 			continue;
 		snprintf(sys, sizeof(sys), "/sys/block/%s", de->d_name);
 		snprintf(node, sizeof(node), "/dev/%s", de->d_name);
@@ -515,7 +517,7 @@ static int claim_backing(const char *path, const char *wsys, bool exclusive,
 	back[strcspn(back, "\n")] = '\0';
 	fd = open(back, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    !loop_backs(strrchr(wsys, '/') + 1, &st, back)) {
+	    !loop_backs(strrchr(wsys, '/') + 1, &st)) {
 		if (fd >= 0)
 			close(fd);
 		return 0;

@@ -125,8 +125,11 @@ static int load_hive(struct hive_scan *hs)
 	}
 	memset(&info, 0, sizeof(info));
 	if (lb_regf_check(hs->data, (size_t)hs->len, &info, &err) && !info.dirty) {
+		/* no option overrides this: hivex would commit the damage back
+		 * (docs/registry.md, "Damaged hives") */
 		snprintf(reason, sizeof(reason), "%s is damaged (%s): registry rules not applied, "
-		         "nothing written", hs->path, err.msg);
+		         "nothing written; no option overrides this (restore the hive from a "
+		         "backup first)", hs->path, err.msg);
 		refuse_rules(hs->findings, hs->firstpb, hs->hive, reason);
 		lb_err_set(&err, LB_EK_INPUT, 0, "%s", reason);
 		eng_error(v, &err);

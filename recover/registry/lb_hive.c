@@ -11,19 +11,14 @@
 
 #include "lb_bytes.h"
 #include "lb_file.h"
+#include "lb_regf.h"
 
-int lb_hive_open_buffer(const uint8_t *data, size_t len, const char *name, struct lb_hive *hv,
-                        struct lb_err *err)
+/* hivex on a copy of data in a memfd (nothing written anywhere). */
+static int open_memfd(const uint8_t *data, size_t len, const char *name, struct lb_hive *hv,
+                      struct lb_err *err)
 {
 	char path[64];
 
-	memset(hv, 0, sizeof(*hv));
-	hv->fd = -1;
-	if (len < 4096 || memcmp(data, "regf", 4) != 0)
-		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not a registry hive (no regf header)", name);
-	hv->seq1 = lb_le32(data + 4);
-	hv->seq2 = lb_le32(data + 8);
-	hv->dirty = hv->seq1 != hv->seq2;
 	hv->fd = memfd_create("lb-hive", MFD_CLOEXEC);
 	if (hv->fd < 0)
 		return lb_err_set(err, LB_EK_INTERNAL, errno, "%s: memfd_create", name);
@@ -34,7 +29,8 @@ int lb_hive_open_buffer(const uint8_t *data, size_t len, const char *name, struc
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", hv->fd);
 	hv->h = hivex_open(path, 0);
 	if (!hv->h) {
-		lb_err_set(err, LB_EK_INPUT, errno, "%s: damaged registry hive", name);
+		lb_err_set(err, LB_EK_INPUT, errno, "%s: damaged registry hive (hivex cannot open it)",
+		           name);
 		goto fail;
 	}
 	return 0;
@@ -42,6 +38,67 @@ fail:
 	close(hv->fd);
 	hv->fd = -1;
 	return -1;
+}
+
+int lb_hive_open_buffer(const uint8_t *data, size_t len, const char *name, struct lb_hive *hv,
+                        struct lb_err *err)
+{
+	struct lb_regf_info info;
+	struct lb_err e;
+
+	memset(hv, 0, sizeof(*hv));
+	hv->fd = -1;
+	lb_err_clear(&e);
+	if (lb_regf_check(data, len, &info, &e)) {
+		hv->dirty = info.dirty;
+		hv->seq1 = info.seq1;
+		hv->seq2 = info.seq2;
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", name, e.msg);
+	}
+	hv->seq1 = info.seq1;
+	hv->seq2 = info.seq2;
+	hv->dirty = info.dirty;
+	return open_memfd(data, len, name, hv, err);
+}
+
+int lb_hive_open_replayed(const uint8_t *data, size_t len, const uint8_t *log1, size_t len1,
+                          const uint8_t *log2, size_t len2, const char *name,
+                          struct lb_hive *hv, struct lb_err *err)
+{
+	struct lb_regf_replay_info ri;
+	struct lb_regf_info info;
+	struct lb_err e, e2;
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+	int rc;
+
+	memset(hv, 0, sizeof(*hv));
+	hv->fd = -1;
+	lb_err_clear(&e);
+	lb_err_clear(&e2);
+	rc = lb_regf_check(data, len, &info, &e);
+	hv->seq1 = info.seq1;
+	hv->seq2 = info.seq2;
+	hv->dirty = info.dirty;
+	if (rc == 0 && !info.dirty)
+		return open_memfd(data, len, name, hv, err); /* clean: nothing to replay */
+	if (rc == 0)
+		snprintf(e.msg, sizeof(e.msg), "dirty (sequence numbers %u/%u)", info.seq1, info.seq2);
+	else if (!info.dirty)
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", name, e.msg);
+	if (!log1 && !log2)
+		return lb_err_set(err, LB_EK_INPUT, 0,
+		                  "%s: %s; the hive is dirty (sequence numbers %u/%u) and has no "
+		                  ".LOG1/.LOG2 to complete it", name, e.msg, info.seq1, info.seq2);
+	if (lb_regf_replay(data, len, log1, len1, log2, len2, &out, &outlen, &ri, &e2))
+		return lb_err_set(err, LB_EK_INPUT, 0,
+		                  "%s: %s; the hive is dirty and its logs do not repair it: %s", name,
+		                  e.msg, e2.msg);
+	rc = open_memfd(out, outlen, name, hv, err);
+	free(out);
+	if (rc == 0)
+		hv->replayed = true;
+	return rc;
 }
 
 void lb_hive_close(struct lb_hive *hv)

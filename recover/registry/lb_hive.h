@@ -15,13 +15,26 @@
 struct lb_hive {
 	hive_h *h;
 	int fd;             /* memfd backing the hive */
-	bool dirty;         /* base block sequence numbers differ */
+	bool dirty;         /* sequence numbers differ or bad checksum (see lb_regf) */
+	bool replayed;      /* opened from the hive with its logs replayed */
 	uint32_t seq1, seq2;
 };
 
-/* Checks the base block, then opens read-only.  LB_EK_INPUT on a damaged hive. */
+/* Runs the checks the edit path runs (lb_regf_check: base block, checksum,
+ * truncation, hive bins, cells, root key), then opens read-only.  A dirty
+ * hive that passes them opens as it is (hv->dirty).  LB_EK_INPUT "NAME:
+ * what is wrong" otherwise; hv->dirty then says whether the failure may
+ * only be a write in progress that its transaction logs complete (try
+ * lb_hive_open_replayed). */
 int lb_hive_open_buffer(const uint8_t *data, size_t len, const char *name, struct lb_hive *hv,
                         struct lb_err *err);
+/* A dirty hive that fails the checks on its own: replays log1/log2 (the
+ * .LOG1/.LOG2 files, either may be NULL) in memory (lb_regf_replay) and
+ * opens the result (hv->replayed, hv->dirty).  LB_EK_INPUT naming both the
+ * damage and why the logs do not repair it. */
+int lb_hive_open_replayed(const uint8_t *data, size_t len, const uint8_t *log1, size_t len1,
+                          const uint8_t *log2, size_t len2, const char *name,
+                          struct lb_hive *hv, struct lb_err *err);
 void lb_hive_close(struct lb_hive *hv);
 
 /* Node by backslash-separated path from the root, case-insensitive; 0 if absent. */

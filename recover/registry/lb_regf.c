@@ -153,9 +153,39 @@ int lb_regf_parse_base(const uint8_t *buf, size_t len, struct lb_regf_info *info
 	return 0;
 }
 
-int lb_regf_check_bins(const uint8_t *buf, size_t len, uint32_t hbins_size, struct lb_err *err)
+/* Walks the cells of the bin at off (size bytes): each cell's size field
+ * (negative = allocated) has an absolute value of at least 8, a multiple of
+ * 8 (the spec's cell alignment; every Windows-made hive we have obeys it),
+ * and the cells exactly fill the bin.  *root_ok is set when the cell at
+ * file offset root starts here and is an allocated key node. */
+static int check_cells(const uint8_t *buf, uint64_t off, uint32_t size, uint64_t root,
+                       bool *root_ok, struct lb_err *err)
+{
+	uint64_t c = off + 32, end = off + size;
+
+	while (c < end) {
+		int32_t raw = (int32_t)lb_le32(buf + c);
+		uint64_t abs_size = raw < 0 ? (uint64_t)-(int64_t)raw : (uint64_t)raw;
+
+		if (end - c < 8 || abs_size < 8 || abs_size % 8 || abs_size > end - c)
+			return lb_err_set(err, LB_EK_INPUT, 0,
+			                  "cell at file offset 0x%llx (hive bin at 0x%llx) has bad size "
+			                  "%d (hive damaged)",
+			                  (unsigned long long)c, (unsigned long long)off, raw);
+		if (c == root)
+			*root_ok = raw < 0 && abs_size >= 8 && memcmp(buf + c + 4, "nk", 2) == 0;
+		c += abs_size;
+	}
+	return 0;
+}
+
+/* The bin chain, and the cells of every bin; root is the file offset of
+ * the root cell (0: not checked). */
+static int check_bins(const uint8_t *buf, size_t len, uint32_t hbins_size, uint64_t root,
+                      struct lb_err *err)
 {
 	uint64_t end = (uint64_t)LB_REGF_BASE_SIZE + hbins_size, off = LB_REGF_BASE_SIZE;
+	bool root_ok = false;
 
 	if (!buf || end > len)
 		return lb_err_set(err, LB_EK_INPUT, 0, "hive bins run past the end of the file");
@@ -177,9 +207,20 @@ int lb_regf_check_bins(const uint8_t *buf, size_t len, uint32_t hbins_size, stru
 			return lb_err_set(err, LB_EK_INPUT, 0,
 			                  "hive bin at file offset 0x%llx has bad size 0x%x",
 			                  (unsigned long long)off, size);
+		if (check_cells(buf, off, size, root, &root_ok, err))
+			return -1;
 		off += size;
 	}
+	if (root && !root_ok)
+		return lb_err_set(err, LB_EK_INPUT, 0,
+		                  "root cell at file offset 0x%llx is not an allocated key node "
+		                  "(hive damaged)", (unsigned long long)root);
 	return 0;
+}
+
+int lb_regf_check_bins(const uint8_t *buf, size_t len, uint32_t hbins_size, struct lb_err *err)
+{
+	return check_bins(buf, len, hbins_size, 0, err);
 }
 
 int lb_regf_check(const uint8_t *buf, size_t len, struct lb_regf_info *info,
@@ -191,7 +232,8 @@ int lb_regf_check(const uint8_t *buf, size_t len, struct lb_regf_info *info,
 		info = &tmp;
 	if (lb_regf_parse_base(buf, len, info, err))
 		return -1;
-	return lb_regf_check_bins(buf, len, info->hbins_size, err);
+	return check_bins(buf, len, info->hbins_size,
+	                  (uint64_t)LB_REGF_BASE_SIZE + info->root_offset, err);
 }
 
 /* ---- replay ---------------------------------------------------------- */

@@ -60,12 +60,15 @@ int lb_regf_parse_base(const uint8_t *buf, size_t len, struct lb_regf_info *info
 
 /* Walks the hive bin chain over hbins_size bytes after the base block:
  * "hbin" signature, offset field equal to the position, size a non-zero
- * multiple of 4096 not running past the end.  LB_EK_INPUT naming the first
- * bad bin. */
+ * multiple of 4096 not running past the end; and the cells of each bin:
+ * size fields (allocated or free) of at least 8 bytes, multiples of 8,
+ * filling the bin exactly.  LB_EK_INPUT naming the first bad bin or cell. */
 int lb_regf_check_bins(const uint8_t *buf, size_t len, uint32_t hbins_size,
                        struct lb_err *err);
 
-/* Both of the above. */
+/* Both of the above, and the root cell: the start of a cell, allocated,
+ * an "nk" key node.  These are the checks every hive we read passes before
+ * hivex sees it (hivex_open alone accepts a file cut short). */
 int lb_regf_check(const uint8_t *buf, size_t len, struct lb_regf_info *info,
                   struct lb_err *err);
 

@@ -72,12 +72,31 @@ int lb_windows_find(struct lb_ntfs *v, struct lb_install **out, int *n, struct l
 	return 0;
 }
 
+/* A transaction log next to a hive, if there is one (NULL otherwise). */
+static uint8_t *read_log(struct lb_ntfs *v, const char *hive, int n, uint64_t *len)
+{
+	char path[1100];
+	struct lb_err err;
+	uint8_t *data = NULL;
+
+	*len = 0;
+	snprintf(path, sizeof(path), "%s.LOG%d", hive, n);
+	if (lb_ntfs_read_all(v, path, HIVE_MAX, &data, len, &err))
+		return NULL;
+	return data;
+}
+
+/* Reads a hive off the volume and opens it after the checks the edit path
+ * runs (lb_regf_check): a hive cut short or with a broken bin or cell is
+ * damaged, never "ok".  A dirty hive that fails them on its own is read
+ * with its .LOG1/.LOG2 replayed in memory when they repair it. */
 static int load_hive(struct lb_ntfs *v, const char *path, const char *label,
                      struct lb_hive *hv, struct lb_hive_status *hs)
 {
 	struct lb_err err;
-	uint8_t *data = NULL;
-	uint64_t len = 0;
+	uint8_t *data = NULL, *log[2] = { NULL, NULL };
+	uint64_t len = 0, loglen[2] = { 0, 0 };
+	int rc;
 
 	lb_err_clear(&err);
 	hs->present = false;
@@ -88,14 +107,27 @@ static int load_hive(struct lb_ntfs *v, const char *path, const char *label,
 		return -1;
 	}
 	hs->present = true;
-	if (lb_hive_open_buffer(data, len, label, hv, &err)) {
-		snprintf(hs->error, sizeof(hs->error), "%s", err.msg);
-		free(data);
-		return -1;
+	rc = lb_hive_open_buffer(data, len, label, hv, &err);
+	if (rc && hv->dirty) {
+		struct lb_err e2;
+
+		lb_err_clear(&e2);
+		for (int k = 0; k < 2; k++)
+			log[k] = read_log(v, path, k + 1, &loglen[k]);
+		rc = lb_hive_open_replayed(data, len, log[0], loglen[0], log[1], loglen[1], label,
+		                           hv, &e2);
+		if (rc)
+			err = e2;
+		free(log[0]);
+		free(log[1]);
 	}
 	free(data);
-	hs->ok = true;
 	hs->dirty = hv->dirty;
+	if (rc) {
+		snprintf(hs->error, sizeof(hs->error), "%s", err.msg);
+		return -1;
+	}
+	hs->ok = true;
 	return 0;
 }
 

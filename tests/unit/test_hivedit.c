@@ -1,7 +1,9 @@
 /* lb_hivedit on a copy of a real Windows 7 SYSTEM hive: CurrentControlSet,
  * the control sets that boot, each value type set and committed to a new
  * file, re-read with hivex; undo restores the exact original bytes; damaged
- * and dirty hives are refused before anything is written. */
+ * and dirty hives are refused before anything is written; the read-only
+ * identity path (lb_hive) refuses what the edit path refuses, for the same
+ * reason, and reads a dirty hive whose logs repair it. */
 #include <hivex.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -11,7 +13,11 @@
 #include <unistd.h>
 
 #include "lbtest.h"
+#include "lb_bytes.h"
+#include "lb_file.h"
+#include "lb_hive.h"
 #include "lb_hivedit.h"
+#include "lb_regf.h"
 
 #define W "tests-work/hivedit/"
 
@@ -81,6 +87,117 @@ static const uint8_t name_w[] = { 'L', 0, 'B', 0, '-', 0, 'T', 0, 0xC9, 0, 'S', 
                                   0xAC, 0x20, 0x34, 0xD8, 0x1E, 0xDD, 0, 0 };
 static const uint8_t multi_w[] = { 'a', 0, 0, 0, 'b', 0, 0xE9, 0, 0, 0, 'c', 0, ' ', 0, 'd', 0, 0, 0,
                                    0, 0 };
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	uint8_t *d = NULL;
+	struct lb_err err;
+
+	REQUIRE(lb_read_file(path, (size_t)1 << 30, &d, len, &err) == 0);
+	return d;
+}
+
+static void spit(const char *path, const uint8_t *d, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	REQUIRE(f && fwrite(d, 1, len, f) == len);
+	fclose(f);
+}
+
+/* One damaged hive through both paths: the same lb_regf reason (want). */
+static void both_refuse(const char *path, const uint8_t *d, size_t len, const char *want)
+{
+	struct lb_hivedit he;
+	struct lb_hive hv;
+	struct lb_err err, e2;
+
+	spit(path, d, len);
+	CHECK_EQ_INT(lb_hivedit_open(path, &he, &err), -1);
+	CHECK_EQ_INT(err.kind, LB_EK_INPUT);
+	CHECK(strstr(err.msg, want) != NULL);
+	CHECK_EQ_INT(lb_hive_open_buffer(d, len, "\\Windows\\System32\\config\\SYSTEM", &hv, &e2), -1);
+	CHECK_EQ_INT(e2.kind, LB_EK_INPUT);
+	CHECK(hv.h == NULL && !hv.dirty);
+	CHECK(strstr(e2.msg, want) != NULL);
+	CHECK(strstr(e2.msg, "\\Windows\\System32\\config\\SYSTEM: ") == e2.msg);
+	if (strstr(e2.msg, want) == NULL)
+		fprintf(stderr, "  identity path said: %s\n", e2.msg);
+	/* not dirty: there is nothing a log could complete */
+	CHECK_EQ_INT(lb_hive_open_replayed(d, len, NULL, 0, NULL, 0, "SYSTEM", &hv, &e2), -1);
+	CHECK(strstr(e2.msg, want) != NULL);
+}
+
+static void test_identity_checks(void)
+{
+	struct lb_regf_info in;
+	struct lb_hive hv;
+	struct lb_err err;
+	size_t n, n1, n2;
+	uint8_t *b, *l1, *l2;
+	uint32_t last = 4096, c;
+
+	/* the real SYSTEM cut where its last hive bin starts: hivex_open takes
+	 * it (the bug this guards against), both paths refuse it */
+	b = slurp(W "SYSTEM", &n);
+	REQUIRE(lb_regf_check(b, n, &in, &err) == 0);
+	while (last + lb_le32(b + last + 8) < 4096 + in.hbins_size)
+		last += lb_le32(b + last + 8);
+	both_refuse(W "SYSTEM.cut", b, last, "hive truncated");
+	/* full length, a broken cell in the second bin */
+	c = 4096 + lb_le32(b + 4096 + 8) + 32;
+	lb_put_le32(b + c, (uint32_t)((int32_t)lb_le32(b + c) - 4));
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "cell at file offset 0x%x", c);
+		both_refuse(W "SYSTEM.cell", b, n, want);
+	}
+	free(b);
+
+	/* dirty and sound (SYSTEM_2): opened as it is, as before */
+	unpack("hives/SYSTEM_2.xz", "SYSTEM_2");
+	b = slurp(W "SYSTEM_2", &n);
+	CHECK_EQ_INT(lb_hive_open_buffer(b, n, "SYSTEM_2", &hv, &err), 0);
+	CHECK(hv.h && hv.dirty && !hv.replayed);
+	lb_hive_close(&hv);
+	free(b);
+
+	/* dirty with a broken base block checksum (SYSTEM_B): not openable on
+	 * its own, its real logs repair it */
+	unpack("hives/SYSTEM_B.xz", "SYSTEM_B");
+	unpack("hives/SYSTEM_B.LOG1.xz", "SYSTEM_B.LOG1");
+	unpack("hives/SYSTEM_B.LOG2.xz", "SYSTEM_B.LOG2");
+	b = slurp(W "SYSTEM_B", &n);
+	l1 = slurp(W "SYSTEM_B.LOG1", &n1);
+	l2 = slurp(W "SYSTEM_B.LOG2", &n2);
+	b[0x1FC] ^= 0x55;
+	CHECK_EQ_INT(lb_hive_open_buffer(b, n, "SYSTEM_B", &hv, &err), -1);
+	CHECK(strstr(err.msg, "checksum") != NULL);
+	CHECK(hv.dirty && hv.h == NULL);
+	CHECK_EQ_INT(lb_hive_open_replayed(b, n, l1, n1, l2, n2, "SYSTEM_B", &hv, &err), 0);
+	CHECK(hv.h && hv.dirty && hv.replayed);
+	if (hv.h) {
+		char s[128];
+
+		CHECK_EQ_INT(lb_hive_get_string(hv.h, "ControlSet001\\Control\\Class\\"
+		             "{4d36e96c-e325-11ce-bfc1-08002be10318}\\0013", "DriverDesc", s,
+		             sizeof(s)), 0);
+		CHECK_EQ_STR(s, "NVIDIA High Definition Audio");
+	}
+	lb_hive_close(&hv);
+	/* ... and without them it is damaged, and says why */
+	CHECK_EQ_INT(lb_hive_open_replayed(b, n, NULL, 0, NULL, 0, "SYSTEM_B", &hv, &err), -1);
+	CHECK(strstr(err.msg, "checksum") != NULL && strstr(err.msg, ".LOG1/.LOG2") != NULL);
+	CHECK(hv.h == NULL);
+	/* logs that do not apply (LOG1 handed over twice, damaged) */
+	l1[600] ^= 1;
+	CHECK_EQ_INT(lb_hive_open_replayed(b, n, l1, n1, NULL, 0, "SYSTEM_B", &hv, &err), -1);
+	CHECK(strstr(err.msg, "logs do not repair it") != NULL);
+	free(b);
+	free(l1);
+	free(l2);
+}
 
 int main(void)
 {
@@ -266,5 +383,6 @@ int main(void)
 	CHECK_EQ_INT(err.kind, LB_EK_INPUT);
 	CHECK_EQ_INT(lb_hivedit_open(W "nope", &he, &err), -1);
 	CHECK_EQ_INT(err.kind, LB_EK_IO);
+	test_identity_checks();
 	LBT_DONE_CLEAN(W);
 }
