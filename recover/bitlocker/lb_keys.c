@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <sodium.h>
 
 #include "lb_file.h"
+#include "lb_text.h"
 
 /* ---- recovery passwords ---- */
 
@@ -114,6 +116,50 @@ bool lb_rp_is_valid(const char *in)
 	return ok;
 }
 
+const char *lb_rp_problem(const char *in, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int bad_block = 0;
+	char d[6];
+
+	if (!in)
+		return snprintf(buf, cap, "is missing"), buf;
+	for (const char *p = in; *p; p++) {
+		if (*p == '-' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			continue;
+		if (*p < '0' || *p > '9')
+			return snprintf(buf, cap, "contains a character that is not a digit or dash"),
+			       buf;
+		if (n < 48) {
+			d[n % 6] = *p;
+			if (n % 6 == 5 && !bad_block && lb_rp_check_block(d, 6) != LB_RP_BLOCK_OK)
+				bad_block = (int)(n / 6) + 1;
+		}
+		n++;
+	}
+	sodium_memzero(d, sizeof(d));
+	if (n == 0)
+		return snprintf(buf, cap, "is empty"), buf;
+	if (n != 48)
+		return snprintf(buf, cap, "has %zu digits, expected 48", n), buf;
+	if (bad_block)
+		return snprintf(buf, cap, "block %d fails its checksum", bad_block), buf;
+	return NULL;
+}
+
+bool lb_rp_lookalike(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s; s++) {
+		if (*s >= '0' && *s <= '9')
+			n++;
+		else if (*s != '-' && *s != ' ' && *s != '\t')
+			return false;
+	}
+	return n >= 40 && n <= 56;
+}
+
 /* ---- store ---- */
 
 struct lb_keystore *lb_keys_new(void)
@@ -133,7 +179,74 @@ void lb_keys_free(struct lb_keystore *ks)
 		sodium_memzero(ks->entries, ks->cap * sizeof(*ks->entries));
 		free(ks->entries);
 	}
+	for (size_t i = 0; i < ks->nnotes; i++)
+		free(ks->notes[i].text);
+	free(ks->notes);
 	free(ks);
+}
+
+int lb_keys_note(struct lb_keystore *ks, const char *guid, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	if (!ks)
+		return -1;
+	if (ks->nnotes >= LB_KEYS_MAX_NOTES) {
+		ks->notes_dropped++;
+		return 0;
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	lb_redact_digits(text);
+	for (size_t i = 0; i < ks->nnotes; i++)   /* the same problem twice: once */
+		if (!strcmp(ks->notes[i].text, text) && !strcmp(ks->notes[i].guid, guid ? guid : ""))
+			return 0;
+	if (ks->nnotes == ks->capnotes) {
+		size_t nc = ks->capnotes ? ks->capnotes * 2 : 8;
+		struct lbk_note *nn = realloc(ks->notes, nc * sizeof(*nn));
+
+		if (!nn)
+			return -1;
+		ks->notes = nn;
+		ks->capnotes = nc;
+	}
+	ks->notes[ks->nnotes].text = strdup(text);
+	if (!ks->notes[ks->nnotes].text)
+		return -1;
+	snprintf(ks->notes[ks->nnotes].guid, sizeof(ks->notes[ks->nnotes].guid), "%s",
+	         guid ? guid : "");
+	ks->nnotes++;
+	return 0;
+}
+
+size_t lb_keys_nnotes(const struct lb_keystore *ks)
+{
+	return ks ? ks->nnotes : 0;
+}
+
+size_t lb_keys_notes_dropped(const struct lb_keystore *ks)
+{
+	return ks ? ks->notes_dropped : 0;
+}
+
+const char *lb_keys_note_text(const struct lb_keystore *ks, size_t i, const char **guid)
+{
+	if (!ks || i >= ks->nnotes)
+		return NULL;
+	if (guid)
+		*guid = ks->notes[i].guid;
+	return ks->notes[i].text;
+}
+
+size_t lb_keys_count_unidentified(const struct lb_keystore *ks)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; ks && i < ks->n; i++)
+		n += ks->entries[i].guid[0] == '\0';
+	return n;
 }
 
 size_t lb_keys_count(const struct lb_keystore *ks)
@@ -251,22 +364,33 @@ const struct lb_key_entry *lb_keys_lookup(const struct lb_keystore *ks, const ch
 
 /* ---- files ---- */
 
-char *lb_keys_read_secret(const char *path, struct lb_err *err)
+char *lb_keys_read_secret(const char *path, const char *what, struct lb_err *err)
 {
 	uint8_t *data = NULL;
 	size_t len = 0, n;
 	char *s;
 
-	if (lb_read_file(path, LB_SECRET_FILE_MAX, &data, &len, err))
-		return NULL;
-	if (len == 0) {
-		lbk_wipe_free(data, 1);
-		lb_err_set(err, LB_EK_INPUT, 0, "%s: empty", path);
+	if (!what)
+		what = "file";
+	if (lb_read_file(path, LB_SECRET_FILE_MAX, &data, &len, err)) {
+		/* lb_read_file says "PATH: strerror": say which file it was */
+		if (err) {
+			struct lb_err e = *err;
+
+			lb_err_set(err, e.kind, 0, "%s %s", what, e.msg);
+			err->sys_errno = e.sys_errno;
+		}
 		return NULL;
 	}
 	/* the first line, at most LB_SECRET_MAX - 1 bytes of it (as fgets
 	 * into a buffer of LB_SECRET_MAX bytes always did) */
 	n = strcspn((const char *)data, "\r\n");
+	if (n == 0) {
+		lbk_wipe_free(data, len + 1);
+		lb_err_set(err, LB_EK_INPUT, 0, "%s: empty %s%s", path, what,
+		           len ? " (its first line is blank)" : "");
+		return NULL;
+	}
 	if (n > LB_SECRET_MAX - 1)
 		n = LB_SECRET_MAX - 1;
 	s = sodium_malloc(LB_SECRET_MAX);
@@ -322,6 +446,18 @@ int lb_keys_load_file(struct lb_keystore *ks, const char *path, struct lb_keys_s
 	return rc;
 }
 
+/* s starts with "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
+static bool guid_first(const char *s, size_t n)
+{
+	char t[LB_KEYS_GUID_STRLEN], canon[LB_KEYS_GUID_STRLEN];
+
+	if (n < 38 || s[37] != '}')
+		return false;
+	memcpy(t, s, 38);
+	t[38] = '\0';
+	return lb_guid_canon(t, canon) == 0;
+}
+
 int lb_keys_load_buffer(struct lb_keystore *ks, const char *data, size_t len, const char *name,
                         struct lb_keys_stats *stats, struct lb_err *err)
 {
@@ -339,7 +475,8 @@ int lb_keys_load_buffer(struct lb_keystore *ks, const char *data, size_t len, co
 		return lb_err_wrap(err, "%s", name);
 	while (i < ulen && (utf8[i] == ' ' || utf8[i] == '\t' || utf8[i] == '\r' || utf8[i] == '\n'))
 		i++;
-	if (i < ulen && (utf8[i] == '{' || utf8[i] == '['))
+	/* JSON, unless it is a headerless CSV row starting with a "{GUID}" */
+	if (i < ulen && (utf8[i] == '[' || (utf8[i] == '{' && !guid_first(utf8 + i, ulen - i))))
 		rc = lbk_load_json(ks, utf8 + i, ulen - i, name, &local, err);
 	else
 		rc = lbk_load_csv(ks, utf8, ulen, name, &local, err);
@@ -350,6 +487,7 @@ int lb_keys_load_buffer(struct lb_keystore *ks, const char *data, size_t len, co
 		stats->duplicates += local.duplicates;
 		stats->bad_key += local.bad_key;
 		stats->bad_guid += local.bad_guid;
+		stats->headerless |= local.headerless;
 	}
 	if (rc == 0 && local.loaded == 0 && local.duplicates == 0)
 		return lb_err_set(err, LB_EK_INPUT, 0,

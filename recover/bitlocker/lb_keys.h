@@ -54,6 +54,14 @@ const char *lb_rp_block_status_text(enum lb_rp_block_status st);
  * number (never its digits); out is wiped. */
 int lb_rp_normalize(const char *in, char out[LB_RP_LEN + 1], struct lb_err *err);
 bool lb_rp_is_valid(const char *in);
+/* Why in is not a recovery password, in words that never quote it: "block
+ * 3 fails its checksum", "has 47 digits, expected 48", "contains a
+ * character that is not a digit or dash".  NULL if it is a valid one. */
+const char *lb_rp_problem(const char *in, char *buf, size_t cap);
+/* True if s looks like a recovery password that may be mistyped: only
+ * digits, dashes and blanks, and 40 to 56 digits (used to tell a data row
+ * from a header row; says nothing about the checksum). */
+bool lb_rp_lookalike(const char *s);
 
 /* ---- key store ---- */
 
@@ -68,6 +76,7 @@ struct lb_key_entry {
 
 struct lb_keys_stats {
 	size_t rows;        /* data rows / JSON objects seen */
+	bool headerless;    /* a CSV without a header row (columns told by content) */
 	size_t loaded;      /* entries added */
 	size_t duplicates;  /* same GUID and same password already present */
 	size_t bad_key;     /* row skipped: missing or malformed recovery password */
@@ -97,6 +106,28 @@ const struct lb_key_entry *lb_keys_entry(const struct lb_keystore *ks, size_t i)
 const struct lb_key_entry *lb_keys_find(const struct lb_keystore *ks, const char *guid,
                                         size_t *pos);
 const struct lb_key_entry *lb_keys_lookup(const struct lb_keystore *ks, const char *guid);
+
+/* ---- notes: why keys that should be there are not ----
+ *
+ * Problems met while gathering keys, kept with the store so that a volume
+ * that stays locked can say why (lb_unlock_open puts them in its message):
+ *  - guid "": concerns every locked volume, e.g. "keys from fleet.sealed
+ *    could not be opened: wrong passphrase or damaged file";
+ *  - guid "{...}": concerns the volume with that protector only, e.g.
+ *    "escrow entry for {83AB...} in keys.csv: block 3 fails its checksum".
+ * A note never holds key material (lb_redact_digits runs over it too).
+ * lb_keys_note returns 0, or -1 when out of memory; the store keeps at most
+ * LB_KEYS_MAX_NOTES notes (later ones are counted, not kept). */
+#define LB_KEYS_MAX_NOTES 4096
+int lb_keys_note(struct lb_keystore *ks, const char *guid, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+size_t lb_keys_nnotes(const struct lb_keystore *ks);       /* kept */
+size_t lb_keys_notes_dropped(const struct lb_keystore *ks);
+/* Note i: its text, and its protector ID ("" for every volume) in *guid. */
+const char *lb_keys_note_text(const struct lb_keystore *ks, size_t i, const char **guid);
+/* Entries without a key ID (bare lists, --recovery-password, rows whose ID
+ * was unreadable): tried on every volume that has a recovery protector. */
+size_t lb_keys_count_unidentified(const struct lb_keystore *ks);
 
 /* ---- sealed bundle ---- */
 
@@ -130,21 +161,31 @@ bool lb_keys_is_sealed_file(const char *path);
  * its line end and cut at LB_SECRET_MAX - 1 bytes, in sodium's guarded
  * memory: free it with lb_keys_free_secret (wipes).  The file is read with
  * lb_read_file (at most LB_SECRET_FILE_MAX bytes) and its buffer wiped.
- * Errors name the file, never its content: missing or empty file or over
- * the limit LB_EK_INPUT, a failed read LB_EK_IO. */
+ * what names the file's role in messages ("passphrase file"; NULL: "file").
+ * Errors name the file, never its content: "pass: empty passphrase file"
+ * (also when the first line is blank), "passphrase file nope: No such file
+ * or directory"; missing, empty or over the limit LB_EK_INPUT, a failed
+ * read LB_EK_IO. */
 #define LB_SECRET_MAX 1024
 #define LB_SECRET_FILE_MAX ((size_t)1 << 20)
-char *lb_keys_read_secret(const char *path, struct lb_err *err);
+char *lb_keys_read_secret(const char *path, const char *what, struct lb_err *err);
 void lb_keys_free_secret(char *s);
 
 /* ---- internal to lb_keys*.c (defined LB_KEYS_INTERNAL), not a public API ---- */
 #ifdef LB_KEYS_INTERNAL
 #define LBK_SEAL_MAGIC "LBKEYS\x1a\x01"   /* 8 bytes */
 
+struct lbk_note {
+	char guid[LB_KEYS_GUID_STRLEN];
+	char *text;
+};
+
 struct lb_keystore {
 	struct lb_key_entry *entries;   /* plain heap: GUIDs, hosts */
 	char *secure;                   /* sodium_allocarray: cap x (LB_RP_LEN + 1) */
 	size_t n, cap;
+	struct lbk_note *notes;
+	size_t nnotes, capnotes, notes_dropped;
 };
 
 /* Adds one entry (rp already normalised); counts duplicates in st. */

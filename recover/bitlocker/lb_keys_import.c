@@ -13,7 +13,16 @@
  *               (and host) are taken from it when the ID column is missing
  *               or unusable ("System.Byte[]").
  * The "source" label (ad, entra, mbam, crowdstrike, csv, json) is a guess
- * from the columns, for the report only. */
+ * from the columns, for the report only.
+ *
+ * A CSV whose first row names no password column but holds a recovery
+ * password (digits and dashes) has no header: a bare list of passwords, or
+ * "KeyID,Password" rows; the columns are then told by their content.
+ * Graph JSON may be several documents one after the other ("{...}{...}",
+ * as az rest prints pages).  A row whose password is unusable is skipped
+ * and leaves a note (lb_keys_note) against its key ID, so a volume that
+ * stays locked says why; rows without an ID leave one note per file.
+ * Messages name columns and rows, never cell contents. */
 #define LB_KEYS_INTERNAL
 #include "lb_keys.h"
 #include "lb_bitlocker.h"
@@ -116,6 +125,14 @@ static const char *const DN_COLS[] = { "distinguishedname", "dn", "name", "cn", 
 struct colmap {
 	int guid, pass, host, dn;
 	const char *source;
+};
+
+/* Per file: its name for notes, and the rows without a key ID whose
+ * password could not be used (one note for all of them, at the end). */
+struct loadctx {
+	const char *name;
+	size_t noid_bad, first_row;
+	char first_why[96];
 };
 
 static int find_col(char names[][48], int n, const char *const *cands)
@@ -241,25 +258,37 @@ static void host_from_dn(const char *v, char *out, size_t cap)
 }
 
 static int take_row(struct lb_keystore *ks, const struct colmap *cm, const char *const *vals,
-                    int nvals, struct lb_keys_stats *st, struct lb_err *err)
+                    int nvals, struct loadctx *lc, struct lb_keys_stats *st, struct lb_err *err)
 {
 	char rp[LB_RP_LEN + 1];
 	char guid[LB_KEYS_GUID_STRLEN] = "";
-	char host[128] = "";
+	char host[128] = "", why[96];
 	const char *pv = cm->pass >= 0 && cm->pass < nvals ? vals[cm->pass] : NULL;
 	int rc;
 
 	st->rows++;
-	if (!pv || lb_rp_normalize(pv, rp, NULL)) {
-		st->bad_key++;
-		return 0;
-	}
 	if (!(cm->guid >= 0 && cm->guid < nvals && vals[cm->guid] &&
 	      guid_from_value(vals[cm->guid], guid) == 0) &&
-	    !(cm->dn >= 0 && cm->dn < nvals && vals[cm->dn] && guid_from_dn(vals[cm->dn], guid) == 0)) {
+	    !(cm->dn >= 0 && cm->dn < nvals && vals[cm->dn] && guid_from_dn(vals[cm->dn], guid) == 0))
 		guid[0] = '\0';
-		st->bad_guid++;
+	if (!pv || lb_rp_normalize(pv, rp, NULL)) {
+		const char *w = lb_rp_problem(pv, why, sizeof(why));
+
+		st->bad_key++;
+		if (!w)
+			w = "cannot be used";
+		if (guid[0]) {
+			if (lb_keys_note(ks, guid, "escrow entry for %s in %s: recovery password %s", guid,
+			                 lc->name, w))
+				return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", lc->name);
+		} else if (lc->noid_bad++ == 0) {
+			lc->first_row = st->rows;
+			snprintf(lc->first_why, sizeof(lc->first_why), "%s", w);
+		}
+		return 0;
 	}
+	if (!guid[0])
+		st->bad_guid++;
 	if (cm->host >= 0 && cm->host < nvals && vals[cm->host])
 		trim(vals[cm->host], host, sizeof(host));
 	if (!host[0] && cm->dn >= 0 && cm->dn < nvals && vals[cm->dn])
@@ -267,6 +296,18 @@ static int take_row(struct lb_keystore *ks, const struct colmap *cm, const char 
 	rc = lbk_add(ks, guid, rp, host, cm->source, st, err);
 	sodium_memzero(rp, sizeof(rp));
 	return rc;
+}
+
+/* The one note for the rows without a key ID that were skipped. */
+static int noid_note(struct lb_keystore *ks, const struct loadctx *lc, struct lb_err *err)
+{
+	if (!lc->noid_bad)
+		return 0;
+	if (lb_keys_note(ks, NULL, "%s: %zu entr%s without a key ID skipped (data row %zu: "
+	                 "recovery password %s)", lc->name, lc->noid_bad,
+	                 lc->noid_bad == 1 ? "y" : "ies", lc->first_row, lc->first_why))
+		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s", lc->name);
+	return 0;
 }
 
 /* ---- CSV ---- */
@@ -377,12 +418,50 @@ static size_t skip_line(const char *s, size_t n, size_t p)
 	return p < n ? p + 1 : n;
 }
 
+/* A normalised header cell that can be quoted in a message: a name with a
+ * letter in it and few digits, never a key, an ID or a date. */
+static bool name_like(const char *h)
+{
+	size_t digits = 0, letters = 0, len = strlen(h);
+
+	for (const char *c = h; *c; c++) {
+		digits += isdigit((unsigned char)*c) != 0;
+		letters += isalpha((unsigned char)*c) != 0;
+	}
+	return len && len <= 40 && letters && digits <= 3;
+}
+
+/* The first record of a file without a header: a column holding a
+ * recovery password (checksum or not) and perhaps one holding a key ID.
+ * True if it is such a record; cm then maps the columns by position. */
+static bool headerless_columns(const struct record *r, struct colmap *cm)
+{
+	char g[LB_KEYS_GUID_STRLEN];
+	int pass = -1, guid = -1;
+
+	for (int i = 0; i < r->n; i++) {
+		if (pass < 0 && lb_rp_lookalike(r->v[i]))
+			pass = i;
+		else if (guid < 0 && guid_from_value(r->v[i], g) == 0)
+			guid = i;
+	}
+	if (pass < 0)
+		return false;
+	cm->pass = pass;
+	cm->guid = guid;
+	cm->host = -1;
+	cm->dn = -1;
+	cm->source = "csv";
+	return true;
+}
+
 int lbk_load_csv(struct lb_keystore *ks, const char *s, size_t n, const char *name,
                  struct lb_keys_stats *st, struct lb_err *err)
 {
 	char (*hdr)[48];
 	struct record r = { .n = 0 };
 	struct colmap cm;
+	struct loadctx lc = { .name = name };
 	size_t p = 0;
 	char delim = 0;
 	int ncols, rc = 0;
@@ -440,16 +519,39 @@ int lbk_load_csv(struct lb_keystore *ks, const char *s, size_t n, const char *na
 	ncols = r.n;
 	for (int i = 0; i < ncols; i++)
 		norm_name(r.v[i], hdr[i], sizeof(hdr[i]));
-	record_clear(&r);
 	map_columns(hdr, ncols, false, &cm);
+	if (cm.pass < 0 && headerless_columns(&r, &cm)) {
+		/* no header: the first row is data */
+		st->headerless = true;
+		rc = take_row(ks, &cm, (const char *const *)r.v, r.n, &lc, st, err);
+		record_clear(&r);
+		if (rc) {
+			free(hdr);
+			return rc;
+		}
+	}
+	record_clear(&r);
 	if (cm.pass < 0) {
 		char list[256];
 		size_t o = 0;
+		bool any = false;
 
+		/* header names only: a cell that does not look like a name (a
+		 * data row, a key) is shown as "?" */
 		list[0] = '\0';
-		for (int i = 0; i < ncols && o + 50 < sizeof(list); i++)
-			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", hdr[i]);
+		for (int i = 0; i < ncols && o + 50 < sizeof(list); i++) {
+			bool nm = name_like(hdr[i]);
+
+			any |= nm;
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
+			                      nm ? hdr[i] : "?");
+		}
 		free(hdr);
+		if (!any)
+			return lb_err_set(err, LB_EK_INPUT, 0,
+			                  "%s: no recovery-password column: the first row has %d "
+			                  "column%s, none of them a header name or a 48-digit recovery "
+			                  "password", name, ncols, ncols == 1 ? "" : "s");
 		return lb_err_set(err, LB_EK_INPUT, 0,
 		                  "%s: no recovery-password column in the CSV header (columns: %s)",
 		                  name, list);
@@ -464,7 +566,7 @@ int lbk_load_csv(struct lb_keystore *ks, const char *s, size_t n, const char *na
 			rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: unterminated quoted field", name);
 			break;
 		}
-		if (!record_blank(&r) && take_row(ks, &cm, (const char *const *)r.v, r.n, st, err)) {
+		if (!record_blank(&r) && take_row(ks, &cm, (const char *const *)r.v, r.n, &lc, st, err)) {
 			record_clear(&r);
 			rc = -1;
 			break;
@@ -472,13 +574,15 @@ int lbk_load_csv(struct lb_keystore *ks, const char *s, size_t n, const char *na
 		record_clear(&r);
 	}
 	free(hdr);
+	if (rc == 0)
+		rc = noid_note(ks, &lc, err);
 	return rc;
 }
 
 /* ---- JSON (Microsoft Graph informationProtection/bitlocker/recoveryKeys) ---- */
 
-static int json_row(struct lb_keystore *ks, json_t *obj, struct lb_keys_stats *st,
-                    struct lb_err *err)
+static int json_row(struct lb_keystore *ks, json_t *obj, struct loadctx *lc,
+                    struct lb_keys_stats *st, struct lb_err *err)
 {
 	char (*hdr)[48];
 	const char *vals[MAX_COLS];
@@ -511,40 +615,71 @@ static int json_row(struct lb_keystore *ks, json_t *obj, struct lb_keys_stats *s
 		n++;
 	}
 	map_columns(hdr, n, true, &cm);
-	rc = take_row(ks, &cm, vals, n, st, err);
+	rc = take_row(ks, &cm, vals, n, lc, st, err);
 	free(hdr);
 	return rc;
 }
 
-int lbk_load_json(struct lb_keystore *ks, const char *s, size_t n, const char *name,
-                  struct lb_keys_stats *st, struct lb_err *err)
+/* One JSON document: a Graph page {"value":[...]}, one key object, or an
+ * array of key objects. */
+static int json_doc(struct lb_keystore *ks, json_t *root, struct loadctx *lc,
+                    struct lb_keys_stats *st, struct lb_err *err)
 {
-	json_error_t je;
-	json_t *root = json_loadb(s, n, 0, &je), *arr;
+	json_t *arr = root, *el;
 	size_t i;
-	json_t *el;
-	int rc = 0;
 
-	if (!root)   /* je.text may quote input (a key): only report the position */
-		return lb_err_set(err, LB_EK_INPUT, 0, "%s: not valid JSON (line %d, column %d)", name,
-		                  je.line, je.column);
-	arr = root;
 	if (json_is_object(root)) {
 		json_t *value = json_object_get(root, "value");
 
 		arr = json_is_array(value) ? value : NULL;
 		if (!arr)
-			rc = json_row(ks, root, st, err);
+			return json_row(ks, root, lc, st, err);
 	}
-	if (arr) {
-		json_array_foreach(arr, i, el) {
-			if (json_row(ks, el, st, err)) {
-				rc = -1;
-				break;
-			}
+	if (!json_is_array(arr)) {
+		st->rows++;
+		st->bad_key++;
+		return 0;
+	}
+	json_array_foreach(arr, i, el)
+		if (json_row(ks, el, lc, st, err))
+			return -1;
+	return 0;
+}
+
+int lbk_load_json(struct lb_keystore *ks, const char *s, size_t n, const char *name,
+                  struct lb_keys_stats *st, struct lb_err *err)
+{
+	struct loadctx lc = { .name = name };
+	size_t pos = 0;
+	int rc = 0, ndoc = 0;
+
+	/* several documents one after the other ({...}{...}, or one per line,
+	 * as az rest and jq print pages): each is read in turn */
+	while (rc == 0) {
+		json_error_t je;
+		json_t *root;
+
+		while (pos < n && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r' ||
+		                   s[pos] == '\n' || s[pos] == ','))
+			pos++;
+		if (pos >= n)
+			break;
+		root = json_loadb(s + pos, n - pos, JSON_DISABLE_EOF_CHECK, &je);
+		if (!root)   /* je.text may quote input (a key): only report the position */
+			return lb_err_set(err, LB_EK_INPUT, 0, "%s: not valid JSON (%sline %d, column %d)",
+			                  name, ndoc ? "after the first document, " : "", je.line,
+			                  je.column);
+		ndoc++;
+		if (je.position <= 0) {
+			json_decref(root);
+			break;
 		}
+		pos += (size_t)je.position;
+		rc = json_doc(ks, root, &lc, st, err);
+		json_decref(root);
 	}
-	json_decref(root);
+	if (rc == 0)
+		rc = noid_note(ks, &lc, err);
 	if (rc)
 		lb_err_wrap(err, "%s", name);
 	return rc;

@@ -26,13 +26,55 @@ static void keep_err(struct lb_err *best, const struct lb_err *e)
 		*best = *e;
 }
 
+/* The notes of the key store (lb_keys_note) that concern this volume:
+ * those for every volume and those for one of its protectors, joined. */
+static void volume_notes(const struct lb_unlock *u, const struct lb_bitlocker_info *info,
+                         char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; u && i < lb_keys_nnotes(u->ks) && o + 8 < cap; i++) {
+		const char *g, *t = lb_keys_note_text(u->ks, i, &g);
+		bool mine = !g[0];
+
+		for (unsigned k = 0; !mine && k < info->n_protectors; k++)
+			mine = strcmp(info->protectors[k].guid, g) == 0;
+		if (mine)
+			o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? "; " : "", t);
+	}
+	if (o >= cap)
+		out[cap - 1] = '\0';
+}
+
+/* Position (1-based) of protector p among the recovery-password
+ * protectors, and the first of them. */
+static unsigned rp_rank(const struct lb_bitlocker_info *info, unsigned p, unsigned *first)
+{
+	unsigned r = 0;
+
+	*first = info->n_protectors;
+	for (unsigned i = 0; i < info->n_protectors; i++) {
+		if (info->protectors[i].type != LB_BLP_RECOVERY_PASSWORD)
+			continue;
+		if (*first == info->n_protectors)
+			*first = i;
+		r++;
+		if (i == p)
+			return r;
+	}
+	return 0;
+}
+
 struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off, uint64_t size,
                              const struct lb_bitlocker_info *info, bool writable,
                              char protector[LB_GUID_STRLEN], char source[32], struct lb_err *err)
 {
 	struct lb_err e, best;
 	struct lb_io *io;
-	bool any_rp = false;
+	bool any_rp = false, tried_noid = false;
+	unsigned nrp = 0, first_rp = 0;
+	char hint[320] = "", notes[400];
 
 	lb_err_clear(&best);
 	protector[0] = '\0';
@@ -46,6 +88,8 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 		}
 		keep_err(&best, &e);
 	}
+	for (unsigned i = 0; i < info->n_protectors; i++)
+		nrp += info->protectors[i].type == LB_BLP_RECOVERY_PASSWORD;
 	for (unsigned i = 0; u && u->ks && i < info->n_protectors; i++) {
 		const struct lb_bitlocker_protector *p = &info->protectors[i];
 		size_t pos = 0;
@@ -56,6 +100,8 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 		any_rp = true;
 		/* an export may hold several keys for one ID: try each */
 		while ((ke = lb_keys_find(u->ks, p->guid, &pos))) {
+			unsigned rank = rp_rank(info, i, &first_rp);
+
 			lb_err_clear(&e);
 			io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, ke->recovery_password,
 			             writable, protector, &e);
@@ -65,7 +111,30 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 				return io;
 			}
 			keep_err(&best, &e);
+			if (rank > 1 && e.kind == LB_EK_REFUSED)
+				snprintf(hint, sizeof(hint), "the escrow key for %s belongs to recovery "
+				         "protector %u of %u, and libdislocker 0.7.3 checks a recovery "
+				         "password against the first one (%s) only: use that protector's "
+				         "key, or unlock the volume in Windows RE", p->guid, rank, nrp,
+				         info->protectors[first_rp].guid);
 		}
+	}
+	/* keys without an ID (a bare list, a row whose ID was unreadable):
+	 * tried on every volume with a recovery protector */
+	for (size_t i = 0; u && u->ks && nrp && i < lb_keys_count(u->ks); i++) {
+		const struct lb_key_entry *ke = lb_keys_entry(u->ks, i);
+
+		if (ke->guid[0])
+			continue;
+		tried_noid = true;
+		lb_err_clear(&e);
+		io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, ke->recovery_password,
+		             writable, protector, &e);
+		if (io) {
+			snprintf(source, 32, "%s%s", ke->source[0] ? "escrow:" : "escrow", ke->source);
+			return io;
+		}
+		keep_err(&best, &e);
 	}
 	for (size_t i = 0; u && i < u->nbek; i++) {
 		lb_err_clear(&e);
@@ -76,7 +145,8 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 		}
 		keep_err(&best, &e);
 	}
-	for (size_t i = 0; u && i < u->nrecovery; i++) {
+	for (size_t i = 0; u && nrp && i < u->nrecovery; i++) {
+		tried_noid = true;
 		lb_err_clear(&e);
 		io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, u->recovery_passwords[i],
 		             writable, protector, &e);
@@ -125,8 +195,17 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 			break;
 		}
 	}
+	if (!hint[0] && tried_noid && nrp > 1) {
+		rp_rank(info, 0, &first_rp);
+		snprintf(hint, sizeof(hint), "keys without a key ID were checked against the first of "
+		         "its %u recovery protectors (%s) only (libdislocker 0.7.3)", nrp,
+		         info->protectors[first_rp].guid);
+	}
+	volume_notes(u, info, notes, sizeof(notes));
 	if (best.kind != LB_EK_NONE && best.kind != LB_EK_REFUSED) {
 		*err = best;
+		if (notes[0])
+			lb_err_set(err, best.kind, best.sys_errno, "%s; %s", best.msg, notes);
 		return NULL;
 	}
 	{
@@ -138,8 +217,15 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 					strcat(ids, " ");
 				strcat(ids, info->protectors[i].guid);
 			}
-		if (best.kind == LB_EK_REFUSED)
-			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume stays locked: %s", best.msg);
+		if (hint[0])
+			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume stays locked: %s%s%s", hint,
+			           notes[0] ? "; " : "", notes);
+		else if (best.kind == LB_EK_REFUSED)
+			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume stays locked: %s%s%s",
+			           best.msg, notes[0] ? "; " : "", notes);
+		else if (notes[0])
+			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume stays locked: %s; no other key "
+			           "was found%s%s", notes, any_rp ? " for recovery protector " : "", ids);
 		else
 			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume is locked and no key was found%s%s%s",
 			           any_rp ? " for recovery protector " : "", ids,

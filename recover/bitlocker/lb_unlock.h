@@ -2,10 +2,16 @@
  *
  * Sits between the BitLocker layer and the engine: given a volume's key
  * protectors, tries, in order, a suspended volume's clear key, the escrow
- * entries for each recovery-password protector (by protector ID), the .BEK
- * files, recovery passwords and user passwords given by the operator, and
- * finally (attended runs only) asks for the recovery key, checking each
- * 6-digit block as it is typed.  Keys are never printed or logged. */
+ * entries for each recovery-password protector (by protector ID), the
+ * escrow entries without an ID, the .BEK files, recovery passwords and
+ * user passwords given by the operator, and finally (attended runs only)
+ * asks for the recovery key, checking each 6-digit block as it is typed.
+ * Keys are never printed or logged.
+ *
+ * A volume that stays locked gets one LB_EK_REFUSED message that says
+ * why, including the key store's notes that concern it (lb_keys_note: a
+ * bundle that did not open, a malformed escrow row for one of its
+ * protectors), so the engine only has to copy it into the report. */
 #ifndef LB_UNLOCK_H
 #define LB_UNLOCK_H
 

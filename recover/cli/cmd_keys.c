@@ -19,7 +19,8 @@ static const char keys_help[] =
 "CrowdStrike CSV; Graph JSON) and writes one bundle encrypted with a key derived\n"
 "from a passphrase (Argon2id, XSalsa20-Poly1305).  The boot stick carries the\n"
 "bundle; the passphrase is typed once per boot or given with --keys-passphrase-file.\n"
-"list: shows how many keys a file holds and their recovery-key IDs (never keys).\n"
+"list: shows how many keys a file holds, their recovery-key IDs (never keys) and\n"
+"the rows it skipped, against their key IDs.\n"
 "The passphrase comes from --passphrase-file, $LOOPBREAKER_KEYS_PASSPHRASE or the\n"
 "terminal (asked twice when sealing).\n";
 
@@ -29,7 +30,7 @@ static char *get_passphrase(const char *file, bool confirm, struct lb_err *err)
 	const char *env = getenv("LOOPBREAKER_KEYS_PASSPHRASE");
 
 	if (file) {
-		pass = lb_keys_read_secret(file, err);
+		pass = lb_keys_read_secret(file, "passphrase file", err);
 		if (!pass)
 			return NULL;
 	} else {
@@ -140,13 +141,19 @@ int cmd_keys(int argc, char **argv)
 			if (rc) {
 				fprintf(stderr, "loopbreaker keys: %s\n", err.msg);
 			} else {
-				printf("%s: %zu recovery keys\n", argv[i], lb_keys_count(ks));
+				printf("%s: %zu recovery keys%s\n", argv[i], lb_keys_count(ks),
+				       st.headerless ? " (no header row: columns told by their content)" : "");
 				for (size_t k = 0; k < lb_keys_count(ks); k++) {
 					const struct lb_key_entry *e = lb_keys_entry(ks, k);
 
-					printf("  %s  %-8s %s\n", e->guid[0] ? e->guid : "(no ID)", e->source,
-					       e->host);
+					printf("  %s  %-8s %s\n", e->guid[0] ? e->guid : "(no ID: tried on every "
+					       "recovery protector)", e->source, e->host);
 				}
+				/* rows skipped, against their key IDs; never their digits */
+				for (size_t k = 0; k < lb_keys_nnotes(ks); k++)
+					printf("  skipped: %s\n", lb_keys_note_text(ks, k, NULL));
+				if (lb_keys_notes_dropped(ks))
+					printf("  skipped: %zu more\n", lb_keys_notes_dropped(ks));
 			}
 			lb_keys_free(ks);
 		}

@@ -7,6 +7,8 @@
 #                             encrypted volume; the protector is reported
 #   fix --keys sealed      -> same with a sealed bundle
 #   wrong key              -> needs_attention, image untouched
+#   bundle not opened      -> the BitLocker volume needs attention with the
+#                             reason, the unencrypted disk beside it is fixed
 # and re-open with the key to verify (decrypted dump + ntfsfix + ntfscat).
 . "$(dirname "$0")/lib.bash"
 
@@ -82,9 +84,49 @@ eq "undo: the file is back" \
 run 1 scan --keys ad.csv e2e.img
 eq "undo: scan finds it again" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]["findings"][0]["action"]')" would_quarantine
 
-# wrong passphrase for the sealed bundle
+# a sealed bundle that cannot be opened stops nothing but the BitLocker
+# volume: in one run with an unencrypted broken disk, that disk is fixed,
+# the BitLocker one needs attention with the reason, exit 1, report written
 echo 'not it' > badpass
-rc=0; "$LB" scan --keys fleet.sealed --keys-passphrase-file badpass enc.img > /dev/null 2>&1 || rc=$?
-eq "wrong passphrase exit" "$rc" 1
+small_windows_volume plain.img
+cp pristine.img locked.img
+rm -f mixed.json
+run 1 fix --no-prompt --keys fleet.sealed --keys-passphrase-file badpass --evidence ev-mixed.tar.zst \
+	--report mixed.json plain.img locked.img
+check "wrong passphrase: report written" test -s mixed.json
+eq "wrong passphrase: run status" "$(jget mixed.json 'r["status"]')" needs_attention
+eq "wrong passphrase: plain disk fixed" "$(jget mixed.json 'r["targets"][0]["volumes"][0]["status"]')" fixed
+eq "wrong passphrase: BitLocker volume" "$(jget mixed.json 'r["targets"][1]["volumes"][0]["status"]')" needs_attention
+REASON='keys from fleet.sealed could not be opened: wrong passphrase or damaged file'
+check "wrong passphrase: the reason on the locked volume" \
+	grep -qF "$REASON" <(jget mixed.json '"\n".join(r["targets"][1]["volumes"][0]["reasons"])')
+check "wrong passphrase: not on the plain disk" \
+	bash -c "! grep -qF 'fleet.sealed' <(python3 -c 'import json; print(json.load(open(\"mixed.json\"))[\"targets\"][0])')"
+check "wrong passphrase: said on stderr" grep -qF "$REASON" last.err
+eq "wrong passphrase: BitLocker image untouched" "$(sha256sum < locked.img)" "$(sha256sum < pristine.img)"
+run 0 scan plain.img
+eq "wrong passphrase: plain disk clean afterwards" "$(jget last.json 'r["status"]')" clean
+# without any passphrase (unattended), and with an empty or missing
+# passphrase file: the same, each with its own reason
+run 1 scan --no-prompt --keys fleet.sealed locked.img
+check "no passphrase: reason" grep -q 'fleet.sealed could not be opened: no passphrase was given' last.json
+: > emptypass
+run 1 scan --no-prompt --keys fleet.sealed --keys-passphrase-file emptypass locked.img
+check "empty passphrase file: named as such" grep -q 'emptypass: empty passphrase file' last.err
+check "empty passphrase file: in the reason" grep -q 'emptypass: empty passphrase file' last.json
+check "empty passphrase file: not ENOENT" bash -c '! grep -q "No such file" last.err'
+run 1 scan --no-prompt --keys fleet.sealed --keys-passphrase-file nosuchpass locked.img
+check "missing passphrase file: names the path" grep -q 'passphrase file nosuchpass: No such file or directory' last.err
+# a damaged bundle (one byte of the ciphertext flipped): the same reason
+cp fleet.sealed damaged.sealed
+printf '\x5a' | dd of=damaged.sealed bs=1 seek=100 conv=notrunc status=none
+run 1 scan --no-prompt --keys damaged.sealed --keys-passphrase-file pass locked.img
+check "damaged bundle: reason" grep -q 'keys from damaged.sealed could not be opened: wrong passphrase or damaged file' last.json
+# a plain key file that cannot be read is treated the same way
+run 1 fix --no-prompt --keys nosuch.csv --evidence ev-nosuch.tar.zst locked.img
+check "missing key file: reason" grep -q 'keys from nosuch.csv could not be read: No such file or directory' last.json
+# and the bundle still works next to a bad one, with the right passphrase
+run 1 scan --no-prompt --keys nosuch.csv --keys fleet.sealed --keys-passphrase-file pass locked.img
+eq "good bundle next to a missing file" "$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]["findings"][0]["verdict"]')" bad
 
 done_tests

@@ -31,6 +31,13 @@ printf '%s\n' 'KeyID,RecoveryKey' "{$RPID},$RP,extra,\"unterminated" > in/broken
 printf '{"value":[{"id":"%s","key":"%s"}]}{"value":[{"id":"%s","key":"%s"}]}\n' \
 	"${RPID,,}" "$RP" "${RPID,,}" "$WRONG" > in/graph.json
 printf '{"value":[{"id":"%s","key":"%s"' "${RPID,,}" "$RP" > in/graph-truncated.json
+# the forms issue 11 added: headerless and bare files with a bad row, a
+# first row that is neither header nor key row, Graph pages one per line
+printf '%s\n' "{$RPID},$BADSUM" "${RPID,,},$RP" > in/headerless-badsum.csv
+printf '%s\n' "$BADSUM" "$WRONG" > in/bare-badsum.txt
+printf '%s\n' "{$RPID},${RP:0:20}" > in/junk.csv
+printf '{"value":[{"id":"%s","key":"%s"}]}\n{"value":[{"id":"%s","key":"%s"}]}\n' \
+	"${RPID,,}" "$BADSUM" "${RPID,,}" "$RP" > in/graph-lines.json
 "$LB" keys seal --passphrase-file in/pass -o in/fleet.sealed in/good.csv > out/seal.out 2> out/seal.err ||
 	fail "keys seal: $(cat out/seal.err)"
 
@@ -45,6 +52,13 @@ for f in headerless headerless-nodash headerless-nobrace badheader badsum wrong 
 	lbrun keys list "in/$f.csv"
 	lbrun scan --no-prompt --keys "in/$f.csv" --report "out/scan-$f.json" enc.img
 done
+for f in headerless-badsum.csv bare-badsum.txt junk.csv graph-lines.json; do
+	lbrun keys list "in/$f"
+	lbrun scan --no-prompt --keys "in/$f" --report "out/scan-$f.json" enc.img
+done
+lbrun scan --no-prompt --recovery-password "$BADSUM" --report out/scan-rpbadsum-dashed.json enc.img
+lbrun scan --no-prompt --keys in/fleet.sealed --keys-passphrase-file in/nosuchpass --report out/scan-nopass.json enc.img
+lbrun scan --no-prompt --password-file in/nosuchpw --report out/scan-nopw.json enc.img
 lbrun keys list in/graph.json
 lbrun keys list in/graph-truncated.json
 lbrun scan --no-prompt --keys in/graph.json --report out/scan-graph.json enc.img
@@ -54,6 +68,11 @@ lbrun scan --no-prompt --keys in/fleet.sealed --keys-passphrase-file in/badpass 
 lbrun scan --no-prompt --keys in/fleet.sealed --keys-passphrase-file in/emptypass --report out/scan-emptypass.json enc.img
 lbrun keys list --passphrase-file in/badpass in/fleet.sealed
 cp enc.img fix.img
+# a bundle that does not open, in a fix that goes on (report written)
+cp enc.img locked.img
+lbrun fix --no-prompt --keys in/fleet.sealed --keys-passphrase-file in/badpass --evidence out/ev-locked.tar.zst \
+	--report out/fix-badpass.json locked.img
+check "a bundle that does not open: report written" test -s out/fix-badpass.json
 lbrun fix --no-prompt --keys in/fleet.sealed --keys-passphrase-file in/pass --evidence out/ev.tar.zst \
 	--report out/fix.json fix.img
 eq "the sealed bundle fixed the volume" "$(jget out/fix.json 'r["status"]')" fixed

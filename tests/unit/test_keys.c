@@ -318,6 +318,137 @@ int main(void)
 		lb_keys_free(ks);
 		free(csv);
 	}
+	/* ---- issue 11: what real admins have ---- */
+	{   /* why a password is not one, never quoting it */
+		char why[96];
+		CHECK(lb_rp_problem(K1, why, sizeof(why)) == NULL);
+		CHECK_EQ_STR(lb_rp_problem("235818-357951-253978-013365-241120-245575-342914-591910", why, sizeof(why)),
+		             "block 3 fails its checksum");
+		CHECK_EQ_STR(lb_rp_problem("720896-357951-253979-013365-241120-245575-342914-591910", why, sizeof(why)),
+		             "block 1 fails its checksum");
+		CHECK_EQ_STR(lb_rp_problem("235818-357951", why, sizeof(why)), "has 12 digits, expected 48");
+		CHECK(strstr(lb_rp_problem("23581x", why, sizeof(why)), "not a digit") != NULL);
+		CHECK(lb_rp_lookalike(K1) && lb_rp_lookalike("235818357951253979013365241120245575342914591910"));
+		CHECK(!lb_rp_lookalike(G1) && !lb_rp_lookalike("RecoveryKey") && !lb_rp_lookalike("123"));
+	}
+	/* a headerless two-column file, braces or not, dashes or not */
+	{
+		const char csv[] = "{" G1 "}," K1 "\n" G2 ",042647302313590458071500554323116567412181516978\n";
+		ks = load(csv, sizeof(csv) - 1, &st, &err, &rc);
+		CHECK_EQ_INT(rc, 0);
+		CHECK(st.headerless);
+		CHECK_EQ_INT(lb_keys_count(ks), 2);
+		expect_key(ks, G1, K1, "", "csv");
+		expect_key(ks, G2, K2, NULL, NULL);
+		lb_keys_free(ks);
+		/* the password first, the ID second, ';' */
+		const char c2[] = K3 ";" G3 "\r\n";
+		ks = load(c2, sizeof(c2) - 1, &st, &err, &rc);
+		CHECK_EQ_INT(rc, 0);
+		expect_key(ks, G3, K3, NULL, NULL);
+		lb_keys_free(ks);
+	}
+	/* a bare list of passwords: entries without ID, tried everywhere */
+	{
+		const char csv[] = K1 "\n" K2 "\n";
+		ks = load(csv, sizeof(csv) - 1, &st, &err, &rc);
+		CHECK_EQ_INT(rc, 0);
+		CHECK_EQ_INT(lb_keys_count(ks), 2);
+		CHECK_EQ_INT(lb_keys_count_unidentified(ks), 2);
+		CHECK_EQ_STR(lb_keys_entry(ks, 0)->guid, "");
+		lb_keys_free(ks);
+	}
+	/* a row whose password fails its checksum: a note against its key ID,
+	 * without the digits; rows without ID: one note for the file */
+	{
+		const char csv[] = "KeyID,RecoveryKey\n"
+			"{83ABDB8F-3218-4BFD-ACED-215E1E189BDF},404558-436711-420861-678557-638220-018909-039941-695321\n"
+			G1 "," K1 "\n"
+			"," "235818-357951-253979-013365-241120-245575-342914\n"
+			"," "235818-357951-253979-013365-241120-245575-342914-591911\n"
+			G2 ",\n";
+		const char *g, *t;
+		ks = load(csv, sizeof(csv) - 1, &st, &err, &rc);
+		CHECK_EQ_INT(rc, 0);
+		CHECK_EQ_INT(lb_keys_count(ks), 1);
+		CHECK_EQ_INT(lb_keys_nnotes(ks), 3);
+		t = lb_keys_note_text(ks, 0, &g);
+		CHECK_EQ_STR(g, "{83ABDB8F-3218-4BFD-ACED-215E1E189BDF}");
+		CHECK_EQ_STR(t, "escrow entry for {83ABDB8F-3218-4BFD-ACED-215E1E189BDF} in test.csv: "
+		             "recovery password block 3 fails its checksum");
+		t = lb_keys_note_text(ks, 1, &g);
+		CHECK_EQ_STR(g, "{3FD763F9-74C7-4E90-8FA2-1F6A2E2B4E0C}");
+		CHECK(strstr(t, "recovery password is empty") != NULL);
+		t = lb_keys_note_text(ks, 2, &g);
+		CHECK_EQ_STR(g, "");
+		CHECK_EQ_STR(t, "test.csv: 2 entries without a key ID skipped (data row 3: recovery "
+		             "password has 42 digits, expected 48)");
+		for (size_t i = 0; i < lb_keys_nnotes(ks); i++) {
+			no_key_in(lb_keys_note_text(ks, i, NULL));
+			CHECK(strstr(lb_keys_note_text(ks, i, NULL), "420861") == NULL);
+			CHECK(strstr(lb_keys_note_text(ks, i, NULL), "404558") == NULL);
+		}
+		lb_keys_free(ks);
+	}
+	/* a first row that is neither a header nor a key row: the message
+	 * quotes no cell (issue 11: "columns: 64311dea..., 2358...") */
+	{
+		const char csv[] = G1 ",2358183579512539790133652411202455753429145919\n";
+		ks = load(csv, sizeof(csv) - 1, &st, &err, &rc);
+		/* 46 digits: still a (mistyped) password column; nothing usable */
+		CHECK_EQ_INT(rc, -1);
+		CHECK(strstr(err.msg, "no usable recovery password") != NULL);
+		CHECK_EQ_INT(lb_keys_count(ks), 0);
+		CHECK_EQ_INT(lb_keys_nnotes(ks), 1);
+		CHECK(strstr(lb_keys_note_text(ks, 0, NULL), "46 digits") != NULL);
+		lb_keys_free(ks);
+		const char c2[] = G1 ",2358-1835\n";
+		ks = load(c2, sizeof(c2) - 1, &st, &err, &rc);
+		CHECK_EQ_INT(rc, -1);
+		CHECK(strstr(err.msg, "none of them a header name") != NULL);
+		CHECK(strstr(err.msg, "64311") == NULL && strstr(err.msg, "2358") == NULL);
+		lb_keys_free(ks);
+		const char c3[] = "Foo,Bar 2,x12345\n" G1 "," K1 "\n";
+		ks = load(c3, sizeof(c3) - 1, &st, &err, &rc);
+		CHECK_EQ_INT(rc, -1);
+		CHECK(strstr(err.msg, "columns: foo, bar2, ?") != NULL);
+		lb_keys_free(ks);
+	}
+	/* concatenated Graph JSON documents (az rest pagination), and one per line */
+	{
+		const char js[] = "{\"value\":[{\"id\":\"" G1 "\",\"key\":\"" K1 "\"}],\"@odata.nextLink\":\"x\"}"
+			"{\"value\":[{\"id\":\"" G2 "\",\"key\":\"" K2 "\"}]}\n"
+			"{\"id\":\"" G3 "\",\"key\":\"" K3 "\"}\n";
+		ks = load(js, sizeof(js) - 1, &st, &err, &rc);
+		CHECK_EQ_INT(rc, 0);
+		CHECK_EQ_INT(lb_keys_count(ks), 3);
+		expect_key(ks, G1, K1, NULL, "json");
+		expect_key(ks, G2, K2, NULL, NULL);
+		expect_key(ks, G3, K3, NULL, NULL);
+		lb_keys_free(ks);
+		const char bad[] = "{\"value\":[{\"id\":\"" G1 "\",\"key\":\"" K1 "\"}]}{\"value\":[{\"id\":";
+		ks = load(bad, sizeof(bad) - 1, &st, &err, &rc);
+		CHECK_EQ_INT(rc, -1);
+		CHECK(strstr(err.msg, "after the first document") != NULL);
+		no_key_in(err.msg);
+		lb_keys_free(ks);
+	}
+	/* notes: kept once, capped, NULL-safe */
+	{
+		ks = lb_keys_new();
+		CHECK(lb_keys_note(ks, NULL, "keys from %s could not be opened: %s", "f.sealed", "x") == 0);
+		CHECK(lb_keys_note(ks, NULL, "keys from %s could not be opened: %s", "f.sealed", "x") == 0);
+		CHECK_EQ_INT(lb_keys_nnotes(ks), 1);
+		CHECK(lb_keys_note(ks, NULL, "digits %s", K1) == 0);   /* last line of defence */
+		CHECK(strstr(lb_keys_note_text(ks, 1, NULL), "235818") == NULL);
+		for (int i = 0; i < LB_KEYS_MAX_NOTES + 5; i++)
+			lb_keys_note(ks, NULL, "n%d", i);
+		CHECK_EQ_INT(lb_keys_nnotes(ks), LB_KEYS_MAX_NOTES);
+		CHECK(lb_keys_notes_dropped(ks) > 0);
+		CHECK(lb_keys_note_text(ks, LB_KEYS_MAX_NOTES, NULL) == NULL);
+		lb_keys_free(ks);
+		CHECK_EQ_INT(lb_keys_nnotes(NULL), 0);
+	}
 	lb_keys_free(NULL);
 	LBT_DONE();
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Escrow matching as admins really have their keys (issue 11), on the
+# Windows-made bitlk-aes-xts-128 volume (its recovery protector {64311DEA-…}
+# is the second protector, after a password one) and on
+# bitlk-aes-xts-128-two-recovery (two recovery protectors):
+#   headerless "KeyID,Password" CSV, braces or not      -> unlocks
+#   concatenated Graph JSON ({...}{...}, az rest pages)  -> unlocks
+#   a bare list, --recovery-password (no key ID)         -> unlocks
+#   a row failing its block checksum                     -> reported against
+#                                                           its key ID, no digits
+#   the key of the second recovery protector             -> says why not
+. "$(dirname "$0")/lib.bash"
+
+bitlocker_volume enc.img
+RP=235818-357951-253979-013365-241120-245575-342914-591910
+WRONG=042647-302313-590458-071500-554323-116567-412181-516978
+BADSUM=235818-357951-253978-013365-241120-245575-342914-591910
+RPID=64311DEA-4587-4029-924A-BA299647998E
+cp enc.img pristine.img
+
+vol() { jget last.json "r['targets'][0]['volumes'][0]$1"; }
+unlocked() { # unlocked NAME SOURCE: the last run opened the volume with the key from SOURCE
+	eq "$1: verdict inside" "$(vol "['installs'][0]['findings'][0]['verdict']")" bad
+	eq "$1: protector used" "$(vol "['bitlocker']['unlocked_with']['protector']")" "{$RPID}"
+	eq "$1: key source" "$(vol "['bitlocker']['unlocked_with']['source']")" "$2"
+}
+
+# the volume's recovery protector is not its first protector
+eq "fixture: password protector first" "$(jget <("$LB" scan --no-prompt --json enc.img) \
+	'r["targets"][0]["volumes"][0]["bitlocker"]["protectors"][0]["type"]')" password
+
+printf '%s\n' "{$RPID},$RP" > headerless.csv
+run 1 scan --no-prompt --keys headerless.csv enc.img
+unlocked "headerless, braces" escrow:csv
+check "headerless: said so" grep -q 'no header row' last.err
+
+printf '%s\r\n' "${RPID,,},$WRONG" "${RPID,,},${RP//-/}" > headerless-nobrace.csv
+run 1 scan --no-prompt --keys headerless-nobrace.csv enc.img
+unlocked "headerless, no braces, a stale key first" escrow:csv
+
+printf '{"value":[{"id":"%s","key":"%s"}],"@odata.nextLink":"https://graph.microsoft.com/x"}{"value":[{"id":"%s","key":"%s","deviceId":"d-1"}]}\n' \
+	"${RPID,,}" "$WRONG" "${RPID,,}" "$RP" > graph.json
+run 1 scan --no-prompt --keys graph.json enc.img
+unlocked "concatenated Graph JSON" escrow:entra
+
+printf '%s\n' "$WRONG" "$RP" > bare.txt
+run 1 scan --no-prompt --keys bare.txt enc.img
+unlocked "bare list without IDs" escrow:csv
+
+run 1 scan --no-prompt --recovery-password "$RP" enc.img
+unlocked "--recovery-password" recovery_password
+
+# fix through an ID-less key, then it scans clean
+cp pristine.img fixme.img
+run 0 fix --no-prompt --recovery-password "${RP//-/ }" --evidence ev.tar.zst fixme.img
+eq "fix with --recovery-password" "$(jget last.json 'r["status"]')" fixed
+
+# a row that fails its checksum: against its key ID, without its digits
+printf '%s\n' 'KeyID,RecoveryKey' "{$RPID},$BADSUM" "{00000000-1111-2222-3333-444444444444},$WRONG" > badsum.csv
+run 1 scan --no-prompt --keys badsum.csv --report badsum.json enc.img
+MSG="escrow entry for {$RPID} in badsum.csv: recovery password block 3 fails its checksum"
+check "bad checksum: on the volume" grep -qF "$MSG" <(vol "['reasons'][0]")
+check "bad checksum: said at load" grep -qF "$MSG" last.err
+"$LB" keys list badsum.csv > list.out 2>&1 || true
+check "bad checksum: keys list" grep -qF "skipped: $MSG" list.out
+check "bad checksum: no digits anywhere" bash -c "! grep -q '${BADSUM:0:13}\|${BADSUM//-/}\|253978' last.json last.err badsum.json list.out"
+# a malformed --recovery-password: the same, never fatal
+run 1 scan --no-prompt --recovery-password "$BADSUM" enc.img
+check "bad --recovery-password: reason" grep -q 'recovery password block 3 fails its checksum' last.json
+check "bad --recovery-password: no digits" bash -c "! grep -q '253978' last.json last.err"
+
+# a headerless file that is neither: the message names no cell
+printf '%s\n' "{$RPID},2358-1835-7951" > junk.csv
+"$LB" keys list junk.csv > junk.out 2>&1 && fail "junk.csv accepted"
+check "junk: names no cell" bash -c "! grep -q '2358\|64311' junk.out"
+check "junk: says what it looked for" grep -q 'none of them a header name' junk.out
+
+# two recovery protectors: libdislocker 0.7.3 checks a recovery password
+# against the first only.  The first's key works without an ID; the
+# second's is refused with the reason (docs/bitlocker.md)
+TWO=bitlk-images/bitlk-aes-xts-128-two-recovery.img
+conf() { sed -n "/^\[bitlk-aes-xts-128-two-recovery\]/,/^\$/s/^$1=//p" bitlk-images/images.conf; }
+RP1=$(conf RP); RP2=$(conf RP2); ID1=$(conf RP_VMK_GUID); ID2=$(conf RP2_VMK_GUID)
+printf '%s\n' "$RP1" > two-first.txt
+# (the raw test volume's own NTFS does not mount: only the unlock counts)
+"$LB" scan --no-prompt --keys two-first.txt --json "$TWO" > last.json 2> last.err || true
+eq "two recovery: the first's key without ID" "$(vol "['bitlocker']['unlocked']")" True
+printf '%s\n' 'KeyID,RecoveryKey' "{$ID2},$RP2" > two-second.csv
+run 1 scan --no-prompt --keys two-second.csv "$TWO"
+eq "two recovery: second stays locked" "$(vol "['bitlocker']['unlocked']")" False
+check "two recovery: says why" grep -q "belongs to recovery protector 2 of 2.*first one ({${ID1^^}})" <(vol "['reasons'][0]")
+run 1 scan --no-prompt --recovery-password "$RP2" "$TWO"
+check "two recovery: ID-less key, says which protector was checked" \
+	grep -q "checked against the first of its 2 recovery protectors ({${ID1^^}})" <(vol "['reasons'][0]")
+check "two recovery: no key in the reasons" bash -c "! grep -q '${RP2:0:13}\|${RP1:0:13}' last.json last.err"
+
+done_tests
