@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "cmd.h"
+#include <signal.h>
 #include <sodium.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lb_batch.h"
@@ -78,9 +80,12 @@ static const char fix_only_help[] =
 static const char exit_help[] =
 "\n"
 "exit status: 0 healthy or fully fixed, 1 needs attention, 2 usage error or\n"
-"unreadable input, 3 internal or I/O error.  The report (docs/report-format.md)\n"
-"has the overall status (fixed, clean, needs_attention, error) and, per volume,\n"
-"the Windows installs (hostname, product, build) and each finding.\n";
+"unreadable input (also a --report FILE that cannot be written: checked\n"
+"first), 3 internal or I/O error, or fix interrupted by SIGINT/SIGTERM (the\n"
+"change in progress is finished, no other started).  The report\n"
+"(docs/report-format.md) has the overall status (fixed, clean,\n"
+"needs_attention, error, interrupted) and, per volume, the Windows installs\n"
+"(hostname, product, build) and each finding.\n";
 
 static void help(bool fix)
 {
@@ -253,6 +258,56 @@ static int load_playbooks(struct scanfix *sf)
 	return 0;
 }
 
+/* fix: SIGINT and SIGTERM ask the engine to stop after the change in
+ * progress (lb_options.stop); the report says "interrupted". */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static void catch_stop(bool on, struct sigaction old[2])
+{
+	struct sigaction sa;
+
+	if (!on) {
+		sigaction(SIGINT, &old[0], NULL);
+		sigaction(SIGTERM, &old[1], NULL);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+	if (old[0].sa_handler == SIG_IGN) /* started in the background: keep ignoring */
+		sigaction(SIGINT, &old[0], NULL);
+}
+
+#ifdef LB_TEST_HOOKS
+/* loopbreaker-test only: LB_TEST_PAUSE_AT=POINT (lb_options.at_point)
+ * makes fix stop there, say so on stderr, create the file
+ * LB_TEST_PAUSE_FILE if set, and wait (up to 60 s) for SIGINT/SIGTERM, so
+ * that a test can interrupt it at a known place. */
+static void pause_at(const char *point, void *ctx)
+{
+	const char *want = getenv("LB_TEST_PAUSE_AT"), *file = getenv("LB_TEST_PAUSE_FILE");
+	const struct timespec tick = { 0, 50 * 1000 * 1000 };
+	FILE *f;
+
+	(void)ctx;
+	if (!want || strcmp(want, point))
+		return;
+	fprintf(stderr, "loopbreaker-test: paused at %s\n", point);
+	if (file && (f = fopen(file, "w")))
+		fclose(f);
+	for (int i = 0; i < 1200 && !stop_signal; i++)
+		nanosleep(&tick, NULL);
+}
+#endif
+
 /* Upload the report of a single run (batch mode uploads per disk). */
 static void upload_report(const struct scanfix *sf, json_t *report)
 {
@@ -330,8 +385,14 @@ static int run_parsed(struct scanfix *sf, int argc, char **argv)
 	size_t ntargets;
 	json_t *report = NULL;
 	struct lb_err err;
+	struct sigaction old[2];
 	int ex;
 
+	lb_err_clear(&err);
+	if (sf->report_path && lb_report_check_writable(sf->report_path, &err)) {
+		fprintf(stderr, "loopbreaker: %s; nothing was done\n", err.msg);
+		return LB_EXIT_INPUT;
+	}
 	if ((ex = load_playbooks(sf)) != 0)
 		return ex;
 	sf->o.playbooks = sf->pbs;
@@ -346,6 +407,13 @@ static int run_parsed(struct scanfix *sf, int argc, char **argv)
 		fprintf(stderr, "loopbreaker: with --jobs each disk's bundle goes to --report-dir; "
 		        "--evidence is not used\n");
 		sf->o.evidence_path = NULL;
+	}
+	if (sf->fix) {
+		sf->o.stop = &stop_signal;
+#ifdef LB_TEST_HOOKS
+		sf->o.at_point = pause_at;
+#endif
+		catch_stop(true, old);
 	}
 	if (sf->jobs)
 		ex = lb_batch_run(&sf->o, targets, ntargets, sf->jobs, sf->report_dir, &report);
@@ -373,6 +441,8 @@ static int run_parsed(struct scanfix *sf, int argc, char **argv)
 		lb_report_summary(report, stdout);
 	}
 	json_decref(report);
+	if (sf->fix)
+		catch_stop(false, old);
 out:
 	for (size_t i = 0; i < sf->npbs; i++)
 		lb_playbook_free(sf->loaded[i]);

@@ -4,9 +4,11 @@
 #include "engine_int.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lb_evidence.h"
 #include "lb_hivedit.h"
@@ -204,6 +206,39 @@ static int replay_journal(struct lb_source *src, struct volume *v, struct lb_err
 	return 0;
 }
 
+bool eng_stopping(struct run *run)
+{
+	if (!run->stopped && run->o->stop && *run->o->stop)
+		run->stopped = *run->o->stop;
+	return run->stopped != 0;
+}
+
+void eng_point(struct run *run, const char *point)
+{
+	if (run->o->at_point)
+		run->o->at_point(point, run->o->point_ctx);
+}
+
+static const char *signame(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* The run stopped before plans from.. of v were carried out. */
+static void skip_volume(struct run *run, struct volume *v, size_t from)
+{
+	char why[96];
+
+	if (from >= v->nplans)
+		return;
+	snprintf(why, sizeof(why), "interrupted (%s) before this change", signame(run->stopped));
+	for (size_t i = from; i < v->nplans; i++)
+		if (!v->plans[i].done)
+			eng_plan_mark(&v->plans[i], "skipped", why);
+	eng_attention(v, "interrupted (%s): %zu planned change%s not made; run fix again",
+	              signame(run->stopped), v->nplans - from, v->nplans - from == 1 ? "" : "s");
+}
+
 static void apply_volume(struct run *run, struct lb_source *src, struct volume *v)
 {
 	const struct lb_options *o = run->o;
@@ -251,10 +286,19 @@ static void apply_volume(struct run *run, struct lb_source *src, struct volume *
 	for (size_t i = 0; i < v->nplans; i++) {
 		struct plan *p = &v->plans[i];
 
+		if (eng_stopping(run)) {
+			skip_volume(run, v, i);
+			break;
+		}
 		if (apply_plan(run, v, vol.ntfs, p, &err)) {
 			eng_plan_mark(p, "failed", err.msg);
 			eng_error(v, &err);
 			lb_err_clear(&err);
+		} else if (p->done) {
+			char point[32];
+
+			snprintf(point, sizeof(point), "applied:%u", ++run->napplied);
+			eng_point(run, point);
 		}
 	}
 	if (lb_volume_unmount(&vol, &err))
@@ -272,110 +316,191 @@ skipped:
 		eng_plan_mark(&v->plans[i], "failed", err.msg);
 }
 
-void eng_apply_all(struct run *run)
+/* Every plan of every volume, as bundle items (meta carries the volume's
+ * identity).  NULL when there is nothing to keep (or no memory). */
+static struct lb_evidence_item *collect_items(struct run *run, size_t *n)
 {
-	const struct lb_options *o = run->o;
-	struct lb_evidence_item *items = NULL;
-	size_t n = 0, cap = 0;
-	char path[4096], sha[65];
-	struct lb_err err;
-	json_t *hdr, *ev;
-	int fails = 0;
+	struct lb_evidence_item *items = NULL, *ni;
+	size_t cap = 0;
 
+	*n = 0;
 	for (size_t ti = 0; ti < run->ntargets; ti++)
 		for (int vi = 0; vi < run->targets[ti].nvols; vi++) {
 			struct volume *v = &run->targets[ti].vols[vi];
 
 			for (size_t i = 0; i < v->nplans; i++) {
-				if (n == cap) {
-					size_t nc = cap ? cap * 2 : 8;
-					struct lb_evidence_item *ni = realloc(items, nc * sizeof(*ni));
-
+				if (*n == cap) {
+					cap = cap ? cap * 2 : 8;
+					ni = realloc(items, cap * sizeof(*ni));
 					if (!ni) {
 						free(items);
-						return;
+						*n = 0;
+						return NULL;
 					}
 					items = ni;
-					cap = nc;
 				}
-				items[n].meta = v->plans[i].meta;
-				items[n].data = v->plans[i].data;
-				items[n].len = (size_t)v->plans[i].len;
-				items[n].name = v->plans[i].name;
-				items[n].mtime_unix = v->plans[i].mtime_unix;
-				n++;
+				if (v->id)
+					json_object_set(v->plans[i].meta, "identity", v->id);
+				items[*n].meta = v->plans[i].meta;
+				items[*n].data = v->plans[i].data;
+				items[*n].len = (size_t)v->plans[i].len;
+				items[*n].name = v->plans[i].name;
+				items[*n].mtime_unix = v->plans[i].mtime_unix;
+				(*n)++;
 			}
 		}
-	if (n == 0) {
-		free(items);
-		return;
-	}
-	if (o->evidence_path)
-		snprintf(path, sizeof(path), "%s", o->evidence_path);
+	return items;
+}
+
+/* The default bundle name: loopbreaker-evidence-<stamp>.tar.zst, then
+ * -2, -3... for later runs in the same second. */
+static void default_name(struct run *run, int k, char *path, size_t n)
+{
+	if (k == 1)
+		snprintf(path, n, "loopbreaker-evidence-%s.tar.zst", run->stamp);
 	else
-		snprintf(path, sizeof(path), "loopbreaker-evidence-%s.tar.zst", run->stamp);
+		snprintf(path, n, "loopbreaker-evidence-%s-%d.tar.zst", run->stamp, k);
+}
+
+/* Writes the bundle under a temporary name, then names it.  0 done; 1
+ * interrupted before it was named (removed again); -1 with err. */
+static int write_evidence(struct run *run, struct lb_evidence_item *items, size_t n,
+                          char path[4096], char sha[65], struct lb_err *err)
+{
+	const bool chosen = run->o->evidence_path != NULL;
+	struct stat st;
+	char tmp[4200];
+	json_t *hdr;
+	int k = 1, rc;
+
+	if (chosen)
+		snprintf(path, 4096, "%s", run->o->evidence_path);
+	else
+		for (default_name(run, k, path, 4096); lstat(path, &st) == 0 && k < 1000;)
+			default_name(run, ++k, path, 4096);
 	hdr = json_pack("{s:s, s:s, s:s, s:s}", "schema", "loopbreaker-evidence/1", "tool_version",
 	                LB_VERSION, "created_at",
 	                json_string_value(json_object_get(run->report, "started_at")),
 	                "quarantine_dir", run->stamp);
-	lb_err_clear(&err);
-	if (lb_evidence_write(path, hdr, items, n, sha, &err)) {
-		json_decref(hdr);
-		free(items);
-		/* no copy, no change */
-		eng_reason(run->report, "evidence bundle could not be written, nothing was changed: %s",
-		           err.msg);
-		for (size_t ti = 0; ti < run->ntargets; ti++)
-			for (int vi = 0; vi < run->targets[ti].nvols; vi++) {
-				struct volume *v = &run->targets[ti].vols[vi];
+	rc = lb_evidence_write(path, hdr, items, n, tmp, sizeof(tmp), sha, err);
+	json_decref(hdr);
+	if (rc)
+		return -1;
+	eng_point(run, "evidence-written");
+	if (eng_stopping(run)) {
+		lb_evidence_discard(tmp);
+		return 1;
+	}
+	/* another run took the default name meanwhile: the next one */
+	while ((rc = lb_evidence_commit(tmp, path, err)) && !chosen && err->sys_errno == EEXIST &&
+	       k < 1000) {
+		default_name(run, ++k, path, 4096);
+		lb_err_clear(err);
+	}
+	if (rc) {
+		lb_evidence_discard(tmp);
+		return -1;
+	}
+	eng_point(run, "evidence-committed");
+	return 0;
+}
 
-				for (size_t i = 0; i < v->nplans; i++)
-					eng_plan_mark(&v->plans[i], "skipped", "evidence bundle not written");
-				if (v->nplans)
-					eng_error(v, &err);
+/* No bundle, no change: every plan skipped, with why. */
+static void skip_all(struct run *run, size_t from, const struct lb_err *err, const char *why)
+{
+	for (size_t ti = from; ti < run->ntargets; ti++)
+		for (int vi = 0; vi < run->targets[ti].nvols; vi++) {
+			struct volume *v = &run->targets[ti].vols[vi];
+
+			if (run->stopped) {
+				skip_volume(run, v, 0);
+				continue;
+			}
+			for (size_t i = 0; i < v->nplans; i++)
+				eng_plan_mark(&v->plans[i], "skipped", why);
+			if (v->nplans)
+				eng_error(v, err);
+		}
+}
+
+/* The changes planned on one target: its volumes, then its ESP. */
+static void apply_target(struct run *run, struct target *t)
+{
+	struct lb_source src;
+	struct lb_err err;
+	uint64_t w = 0;
+
+	lb_err_clear(&err);
+	if (lb_source_open(t->path, true, &src, &err)) {
+		/* a read-only image or device: every change failed */
+		for (int vi = 0; vi < t->nvols; vi++)
+			for (size_t i = 0; i < t->vols[vi].nplans; i++) {
+				eng_plan_mark(&t->vols[vi].plans[i], "failed", err.msg);
+				if (i == 0)
+					eng_error(&t->vols[vi], &err);
 			}
 		return;
 	}
-	json_decref(hdr);
-	free(items);
-	ev = json_pack("{s:s, s:s, s:I}", "path", path, "sha256", sha, "files", (json_int_t)n);
-	json_object_set_new(run->report, "evidence", ev);
+	for (int vi = 0; vi < t->nvols; vi++)
+		if (t->vols[vi].nplans && !t->vols[vi].esp) {
+			if (eng_stopping(run))
+				skip_volume(run, &t->vols[vi], 0);
+			else
+				apply_volume(run, &src, &t->vols[vi]);
+		}
+	/* the boot configuration last: the repaired Windows is in place */
+	for (int vi = 0; vi < t->nvols; vi++)
+		if (t->vols[vi].nplans && t->vols[vi].esp) {
+			if (eng_stopping(run))
+				skip_volume(run, &t->vols[vi], 0);
+			else
+				eng_apply_esp(run, t, &t->vols[vi]);
+		}
+	if (lb_io_sync(src.io, &err))
+		for (int vi = 0; vi < t->nvols; vi++)
+			if (t->vols[vi].nplans)
+				eng_error(&t->vols[vi], &err);
+	for (int vi = 0; vi < t->nvols; vi++)
+		w += t->vols[vi].writes;
+	json_object_set_new(t->j, "writes", json_integer((json_int_t)w));
+	lb_source_close(&src);
+}
 
+void eng_apply_all(struct run *run)
+{
+	struct lb_evidence_item *items;
+	size_t n;
+	char path[4096], sha[65];
+	struct lb_err err;
+	int rc;
+
+	items = collect_items(run, &n);
+	if (n == 0)
+		return;
+	lb_err_clear(&err);
+	rc = eng_stopping(run) ? 1 : write_evidence(run, items, n, path, sha, &err);
+	free(items);
+	if (rc > 0) {
+		eng_reason(run->report, "interrupted (%s) before the evidence bundle was complete "
+		           "and named: nothing was changed, no bundle was left", signame(run->stopped));
+		skip_all(run, 0, &err, NULL);
+		return;
+	}
+	if (rc < 0) {
+		eng_reason(run->report, "evidence bundle could not be written, nothing was changed: %s",
+		           err.msg);
+		skip_all(run, 0, &err, "evidence bundle not written");
+		return;
+	}
+	json_object_set_new(run->report, "evidence", json_pack("{s:s, s:s, s:I}", "path", path,
+	                    "sha256", sha, "files", (json_int_t)n));
 	for (size_t ti = 0; ti < run->ntargets; ti++) {
 		struct target *t = &run->targets[ti];
-		struct lb_source src;
 		bool need = false;
 
 		for (int vi = 0; vi < t->nvols; vi++)
 			need |= t->vols[vi].nplans > 0;
-		if (!need)
-			continue;
-		if (lb_source_open(t->path, true, &src, &err)) {
-			for (int vi = 0; vi < t->nvols; vi++)
-				if (t->vols[vi].nplans)
-					eng_error(&t->vols[vi], &err);
-			fails++;
-			continue;
-		}
-		for (int vi = 0; vi < t->nvols; vi++)
-			if (t->vols[vi].nplans && !t->vols[vi].esp)
-				apply_volume(run, &src, &t->vols[vi]);
-		/* the boot configuration last: the repaired Windows is in place */
-		for (int vi = 0; vi < t->nvols; vi++)
-			if (t->vols[vi].nplans && t->vols[vi].esp)
-				eng_apply_esp(run, t, &t->vols[vi]);
-		if (lb_io_sync(src.io, &err))
-			for (int vi = 0; vi < t->nvols; vi++)
-				if (t->vols[vi].nplans)
-					eng_error(&t->vols[vi], &err);
-		{
-			uint64_t w = 0;
-
-			for (int vi = 0; vi < t->nvols; vi++)
-				w += t->vols[vi].writes;
-			json_object_set_new(t->j, "writes", json_integer((json_int_t)w));
-		}
-		lb_source_close(&src);
+		if (need)
+			apply_target(run, t);
 	}
-	(void)fails;
 }

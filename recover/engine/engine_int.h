@@ -73,6 +73,7 @@ struct volume {
 	bool esp;                      /* EFI System Partition holding the BCD */
 	struct lb_mftmirr mirr;        /* $MFTMirr as scanned (owned buffers) */
 	json_t *mirr_j;                /* its report entry (borrowed) */
+	json_t *id;                    /* identity for the evidence (target_id.h; owned) */
 };
 
 struct target {
@@ -82,6 +83,8 @@ struct target {
 	int nvols;
 	int exit_code;
 	bool opened;
+	struct lb_claim claim;         /* ownership, plan to end of apply (lb_source_claim) */
+	json_t *id;                    /* disk identity (target_id.h; owned) */
 };
 
 struct run {
@@ -91,6 +94,8 @@ struct run {
 	json_t *report;
 	struct target *targets;
 	size_t ntargets;
+	int stopped;                   /* the signal that interrupted the run, or 0 */
+	unsigned napplied;             /* changes made so far (the applied:N points) */
 };
 
 
@@ -130,5 +135,8 @@ void eng_apply_esp(struct run *run, struct target *t, struct volume *v);
 
 /* engine_apply.c */
 void eng_apply_all(struct run *run);
+/* Has a signal asked the run to stop?  (Latches it in run->stopped.) */
+bool eng_stopping(struct run *run);
+void eng_point(struct run *run, const char *point);
 
 #endif

@@ -3,6 +3,7 @@
 #include "engine_int.h"
 
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,23 @@ json_t *eng_volume_json(const char *target, const struct lb_part *p)
 
 /* ---- report ---- */
 
+/* A damaged SOFTWARE hive: Windows loads it at boot as it loads SYSTEM, so
+ * the machine is not fixed whatever the playbook did (the scan of the
+ * installs says the same of SYSTEM); a missing one is left alone, as before. */
+static void software_attention(struct volume *v, json_t *inst)
+{
+	json_t *sw = json_object_get(json_object_get(inst, "hives"), "software");
+	const char *root = json_string_value(json_object_get(inst, "system_root"));
+	const char *e = json_string_value(json_object_get(sw, "error"));
+
+	if (!sw || json_is_true(json_object_get(sw, "ok")) || !e)
+		return;
+	eng_attention(v, "%s: SOFTWARE hive %s (%s): Windows may not boot even when the playbook's "
+	              "fix is applied", root ? root : "?",
+	              json_is_true(json_object_get(sw, "present")) ? "is damaged" : "cannot be read",
+	              e);
+}
+
 void eng_finish(struct run *run, int *exit_code)
 {
 	json_t *r = run->report;
@@ -190,13 +208,16 @@ void eng_finish(struct run *run, int *exit_code)
 	for (size_t ti = 0; ti < run->ntargets; ti++) {
 		struct target *t = &run->targets[ti];
 		int tex = t->exit_code;
-		enum vstatus ts = t->exit_code ? VS_ERROR : VS_CLEAN;
+		enum vstatus ts = t->exit_code == LB_EXIT_ATTENTION ? VS_ATTN :
+		                  t->exit_code ? VS_ERROR : VS_CLEAN; /* refused (lb_source_claim) */
 
 		for (int vi = 0; vi < t->nvols; vi++) {
 			struct volume *v = &t->vols[vi];
 			json_t *ji;
 			size_t k;
 
+			json_array_foreach(json_object_get(v->j, "installs"), k, ji)
+				software_attention(v, ji);
 			json_object_set_new(v->j, "status", json_string(vstatus_name(v->status)));
 			json_object_set_new(v->j, "timings", json_pack("{s:f, s:f, s:f}", "open_ms",
 			                    v->open_ms, "scan_ms", v->scan_ms, "fix_ms", v->fix_ms));
@@ -245,19 +266,29 @@ void eng_finish(struct run *run, int *exit_code)
 			}
 			free(v->plans);
 			free(v->bl);
+			json_decref(v->id);
 		}
-		if (t->exit_code)
+		if (t->exit_code > LB_EXIT_ATTENTION)
 			ts = VS_ERROR;
 		json_object_set_new(t->j, "status", json_string(vstatus_name(ts)));
 		ex = lb_exit_worse(ex, tex);
 		free(t->vols);
+		json_decref(t->id);
 	}
 	if (installs == 0 && ex < LB_EXIT_ATTENTION) {
 		eng_reason(r, "no Windows installation found on any target");
 		ex = LB_EXIT_ATTENTION;
 	}
 	json_object_set_new(r, "hostname", eng_str_or_null(host));
-	json_object_set_new(r, "status", json_string(ex >= LB_EXIT_INPUT ? "error" :
+	if (run->stopped) {
+		eng_reason(r, "interrupted by %s: the change in progress was finished, no other was "
+		           "started; run fix again to complete the job",
+		           run->stopped == SIGINT ? "SIGINT" : run->stopped == SIGTERM ? "SIGTERM" :
+		           "a signal");
+		ex = lb_exit_worse(ex, LB_EXIT_INTERNAL);
+	}
+	json_object_set_new(r, "status", json_string(run->stopped ? "interrupted" :
+	                                             ex >= LB_EXIT_INPUT ? "error" :
 	                                             ex == LB_EXIT_ATTENTION ? "needs_attention" :
 	                                             any_fixed ? "fixed" : "clean"));
 	json_object_set_new(r, "exit_code", json_integer(ex));

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "lb_report.h"
+#include "target_id.h"
 
 struct slot {
 	pid_t pid;
@@ -36,6 +39,45 @@ static void names(const char *dir, size_t i, const char *target, char *report, c
 	base = basename(buf);
 	snprintf(report, n, "%s/%04zu-%s.report.json", dir, i + 1, base);
 	snprintf(evidence, n, "%s/%04zu-%s.evidence.tar.zst", dir, i + 1, base);
+}
+
+static bool stopping(const struct lb_options *o)
+{
+	return o->stop && *o->stop;
+}
+
+/* Waits for one child to end (0, its slot freed), polling so that a stop
+ * request is passed on to the running children at once (1: none ended
+ * yet; -1: no children). */
+static int reap(const struct lb_options *o, struct slot *slots, int jobs, int *codes,
+                double *ms, bool *forwarded)
+{
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+	int st;
+	pid_t pid = waitpid(-1, &st, WNOHANG);
+
+	if (pid < 0)
+		return errno == EINTR ? 1 : -1;
+	if (pid == 0) {
+		if (stopping(o) && !*forwarded) {
+			for (int k = 0; k < jobs; k++)
+				if (slots[k].pid)
+					kill(slots[k].pid, SIGTERM);
+			*forwarded = true;
+		}
+		nanosleep(&tick, NULL);
+		return 1;
+	}
+	for (int k = 0; k < jobs; k++)
+		if (slots[k].pid == pid) {
+			size_t i = slots[k].idx;
+
+			codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : LB_EXIT_INTERNAL;
+			ms[i] = elapsed_ms(&slots[k].start);
+			slots[k].pid = 0;
+			return 0;
+		}
+	return 1;
 }
 
 /* The child: one disk, one report; exits with the disk's status. */
@@ -65,19 +107,41 @@ static void child(const struct lb_options *o, const char *target, const char *re
 	_exit(ex);
 }
 
+static int batch_run(const struct lb_options *o, const char *const *targets, size_t n, int jobs,
+                     const char *dir, json_t *s);
+
 int lb_batch_run(const struct lb_options *o, const char *const *targets, size_t n, int jobs,
                  const char *dir, json_t **summary)
 {
+	const char **list = calloc(n ? n : 1, sizeof(*list));
+	json_t *s = json_object(), *reasons = json_array();
+	int ex;
+
+	*summary = s;
+	json_object_set_new(s, "reasons", reasons);
+	if (!list)
+		return LB_EXIT_INTERNAL;
+	/* one disk, one process: the same image twice would be two writers */
+	memcpy(list, targets, n * sizeof(*list));
+	tid_dedupe(list, &n, reasons, stderr);
+	ex = batch_run(o, list, n, jobs, dir, s);
+	free(list);
+	return ex;
+}
+
+static int batch_run(const struct lb_options *o, const char *const *targets, size_t n, int jobs,
+                     const char *dir, json_t *s)
+{
 	struct slot *slots = calloc((size_t)jobs, sizeof(*slots));
-	json_t *s = json_object(), *disks = json_array();
+	json_t *disks = json_array();
 	int *codes = calloc(n ? n : 1, sizeof(*codes));
 	double *ms = calloc(n ? n : 1, sizeof(*ms));
 	size_t next = 0, done = 0;
-	int running = 0, worst = 0, totals[4] = { 0 };
+	int running = 0, worst = 0, totals[4] = { 0 }, rc;
+	bool forwarded = false;
 	char report[4200], evidence[4200];
 	struct timespec t0;
 
-	*summary = s;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	json_object_set_new(s, "schema", json_string("loopbreaker-batch/1"));
 	json_object_set_new(s, "mode", json_string(o->fix ? "fix" : "scan"));
@@ -99,7 +163,7 @@ int lb_batch_run(const struct lb_options *o, const char *const *targets, size_t 
 	}
 	fflush(NULL);
 	while (done < n) {
-		while (running < jobs && next < n) {
+		while (running < jobs && next < n && !stopping(o)) {
 			int k;
 			pid_t pid;
 
@@ -122,27 +186,16 @@ int lb_batch_run(const struct lb_options *o, const char *const *targets, size_t 
 		}
 		if (running == 0)
 			break;
-		{
-			int st;
-			pid_t pid = wait(&st);
-
-			if (pid < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			for (int k = 0; k < jobs; k++)
-				if (slots[k].pid == pid) {
-					size_t i = slots[k].idx;
-
-					codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : LB_EXIT_INTERNAL;
-					ms[i] = elapsed_ms(&slots[k].start);
-					slots[k].pid = 0;
-					running--;
-					done++;
-				}
+		rc = reap(o, slots, jobs, codes, ms, &forwarded);
+		if (rc < 0)
+			break;
+		if (rc == 0) {
+			running--;
+			done++;
 		}
 	}
+	for (size_t i = next; i < n; i++)
+		codes[i] = LB_EXIT_INTERNAL; /* never started: interrupted */
 	for (size_t i = 0; i < n; i++) {
 		json_t *r, *d;
 		char status[32];
@@ -152,7 +205,8 @@ int lb_batch_run(const struct lb_options *o, const char *const *targets, size_t 
 		r = json_load_file(report, 0, &je);
 		snprintf(status, sizeof(status), "%s",
 		         r && json_string_value(json_object_get(r, "status")) ?
-		         json_string_value(json_object_get(r, "status")) : "error");
+		         json_string_value(json_object_get(r, "status")) :
+		         i >= next ? "interrupted" : "error");
 		d = json_pack("{s:s, s:s, s:i, s:s, s:f}", "path", targets[i], "status", status,
 		              "exit_code", codes[i], "report", report, "duration_ms", ms[i]);
 		if (r) {
@@ -167,7 +221,11 @@ int lb_batch_run(const struct lb_options *o, const char *const *targets, size_t 
 	}
 	json_object_set_new(s, "totals", json_pack("{s:i, s:i, s:i, s:i}", "fixed", totals[0],
 	                    "clean", totals[1], "needs_attention", totals[2], "error", totals[3]));
-	json_object_set_new(s, "status", json_string(totals[3] ? "error" : totals[2] ?
+	if (stopping(o))
+		json_array_append_new(json_object_get(s, "reasons"), json_string(
+		        "interrupted: disks not started were left alone; run fix again"));
+	json_object_set_new(s, "status", json_string(stopping(o) ? "interrupted" :
+	                                             totals[3] ? "error" : totals[2] ?
 	                    "needs_attention" : totals[0] ? "fixed" : "clean"));
 	json_object_set_new(s, "exit_code", json_integer(worst));
 	json_object_set_new(s, "duration_ms", json_real(elapsed_ms(&t0)));

@@ -12,6 +12,7 @@
 #include "lb_source.h"
 #include "lb_volume.h"
 #include "lb_windows.h"
+#include "target_id.h"
 
 /* A partition blkid could not name may still be a damaged NTFS: NTFS keeps
  * a backup boot sector in the last sector of the volume. */
@@ -275,7 +276,9 @@ static void scan_target(struct run *run, struct target *t)
 	json_object_set_new(t->j, "path", json_string(t->path));
 	json_object_set_new(t->j, "volumes", vols);
 	json_object_set_new(t->j, "error", json_null());
-	if (lb_source_open(t->path, false, &src, &err)) {
+	/* one owner per target, held until the end of the run (lb_claim.c) */
+	if (lb_source_claim(t->path, run->o->fix, &t->claim, &err) ||
+	    lb_source_open(t->path, false, &src, &err)) {
 		json_object_set_new(t->j, "error", json_string(err.msg));
 		t->exit_code = lb_exit_for(err.kind);
 		return;
@@ -290,6 +293,7 @@ static void scan_target(struct run *run, struct target *t)
 		lb_source_close(&src);
 		return;
 	}
+	t->id = tid_disk(t->path, &src, &disk);
 	json_object_set_new(t->j, "sector_size", json_integer(disk.sector_size));
 	json_object_set_new(t->j, "partition_table", eng_str_or_null(disk.pttype));
 	t->vols = calloc((size_t)disk.nparts, sizeof(*t->vols));
@@ -308,10 +312,21 @@ static void scan_target(struct run *run, struct target *t)
 		json_array_append_new(vols, v->j);
 		v->part = disk.parts[i];
 		scan_volume(run, t, &src, &disk.parts[i], v);
+		v->id = tid_volume(t->id, &src, &disk, &disk.parts[i],
+		                   json_string_value(json_object_get(v->j, "serial")));
 	}
 	eng_scan_bcd(run, t, &disk, (size_t)(t - run->targets));
 	lb_partition_free(&disk);
 	lb_source_close(&src);
+}
+
+/* A fix interrupted before this target was scanned: nothing done on it. */
+static void not_scanned(struct target *t)
+{
+	json_object_set_new(t->j, "path", json_string(t->path));
+	json_object_set_new(t->j, "volumes", json_array());
+	json_object_set_new(t->j, "error", json_string("not scanned: the run was interrupted"));
+	t->exit_code = LB_EXIT_INTERNAL;
 }
 
 int lb_engine_run(const struct lb_options *o, const char *const *targets, size_t ntargets,
@@ -323,6 +338,7 @@ int lb_engine_run(const struct lb_options *o, const char *const *targets, size_t
 	time_t now = time(NULL);
 	struct tm tm;
 	double t0 = eng_now_ms();
+	const char **list;
 	int ex;
 
 	memset(&run, 0, sizeof(run));
@@ -357,22 +373,34 @@ int lb_engine_run(const struct lb_options *o, const char *const *targets, size_t
 	json_object_set_new(r, "targets", jt);
 
 	run.targets = calloc(ntargets ? ntargets : 1, sizeof(*run.targets));
-	if (!run.targets) {
+	list = calloc(ntargets ? ntargets : 1, sizeof(*list));
+	if (!run.targets || !list) {
+		free(run.targets);
+		free(list);
 		*report = r;
 		return LB_EXIT_INTERNAL;
 	}
+	/* one disk, one target: the same image twice would be two writers */
+	memcpy(list, targets, ntargets * sizeof(*list));
+	tid_dedupe(list, &ntargets, json_object_get(r, "reasons"), stderr);
 	run.ntargets = ntargets;
 	for (size_t i = 0; i < ntargets; i++) {
-		run.targets[i].path = targets[i];
+		run.targets[i].path = list[i];
 		run.targets[i].j = json_object();
 		json_array_append_new(jt, run.targets[i].j);
-		scan_target(&run, &run.targets[i]);
+		if (o->fix && eng_stopping(&run))
+			not_scanned(&run.targets[i]);
+		else
+			scan_target(&run, &run.targets[i]);
 	}
 	if (o->fix)
 		eng_apply_all(&run);
+	for (size_t i = 0; i < run.ntargets; i++)
+		lb_source_release(&run.targets[i].claim);
 	eng_finish(&run, &ex);
 	json_object_set_new(r, "duration_ms", json_integer((json_int_t)(eng_now_ms() - t0)));
 	free(run.targets);
+	free(list);
 	*report = r;
 	return ex;
 }

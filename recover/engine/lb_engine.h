@@ -10,6 +10,7 @@
 #define LB_ENGINE_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -36,9 +37,23 @@ struct lb_options {
 	void *wrap_ctx;
 	const char *const *exclude; /* devices not to touch (the boot medium) */
 	size_t nexclude;
+	/* Set to a signal number (by the CLI's SIGINT/SIGTERM handler) to stop:
+	 * the change in progress is finished, no new one is started, a bundle
+	 * not yet named is removed, and the report's status is "interrupted"
+	 * (exit 3).  NULL: never stops. */
+	const volatile sig_atomic_t *stop;
+	/* Test hook: called at named points of the apply phase
+	 * ("evidence-written": the bundle is complete under its temporary
+	 * name; "evidence-committed"; "applied:N": the N-th change is made).
+	 * loopbreaker-test pauses there for a signal; NULL in the binary that
+	 * ships. */
+	void (*at_point)(const char *point, void *ctx);
+	void *point_ctx;
 };
 
-/* Runs the job; *report receives the report (caller json_decref's it).
+/* Runs the job on the targets (the same file or device named twice, e.g.
+ * through a symlink, is one target: said on stderr and in the report's
+ * reasons); *report receives the report (caller json_decref's it).
  * Returns the exit status. */
 int lb_engine_run(const struct lb_options *o, const char *const *targets, size_t ntargets,
                   json_t **report);

@@ -23,14 +23,6 @@
 #include "lb_volume.h"
 #include "undo_int.h"
 
-/* ---- locating the volume ---- */
-
-struct vol {
-	struct lb_volume lv;           /* read-write, owns its source */
-	char target[4096];
-	int partno;
-};
-
 static int64_t iso_to_nt(const char *iso)
 {
 	struct tm tm;
@@ -53,96 +45,6 @@ static int64_t iso_to_nt(const char *iso)
 	}
 	t = (int64_t)timegm(&tm);
 	return (t + 11644473600LL) * 10000000LL + f;
-}
-
-/* The NTFS serial of the volume io starts with ("" if it is not NTFS). */
-static void ntfs_serial(struct lb_io *io, char s[32])
-{
-	uint8_t bs[0x50];
-	struct lb_err e;
-
-	s[0] = '\0';
-	if (io->size < sizeof(bs) || lb_io_pread(io, bs, sizeof(bs), 0, &e) ||
-	    memcmp(bs + 3, "NTFS    ", 8))
-		return;
-	snprintf(s, 32, "%016" PRIX64, lb_le64(bs + 0x48));
-}
-
-/* The serial of partition p of cand (a BitLocker one unlocked read-only
- * with the operator's keys; without keys it is not looked at). */
-static void part_serial(const char *cand, struct lb_source *src, const struct lb_part *p,
-                        struct lb_unlock *unlock, char s[32], struct lb_err *err)
-{
-	struct lb_bitlocker_info bi;
-	const struct lb_volume_opts look = { .no_ntfs = true, .name = cand, .unlock = unlock,
-	                                     .bl = &bi };
-	struct lb_volume lv;
-
-	s[0] = '\0';
-	if (!strcmp(p->fstype, "BitLocker") && !unlock)
-		return;
-	if (lb_volume_open(src, p, &look, &lv, err))
-		return;
-	ntfs_serial(lv.io, s);
-	lb_volume_close(&lv, NULL);
-}
-
-/* Opens, read-write, the NTFS volume with this serial on one of the
- * candidate targets. */
-static int open_volume(const char *const *cands, size_t ncands, const char *serial,
-                       uint64_t offset, struct lb_unlock *unlock, struct vol *out,
-                       struct lb_err *err)
-{
-	bool have_keys;
-
-	/* two passes: the serial at the recorded offset first (two volumes
-	 * formatted in the same second can share a serial), then anywhere */
-	for (int pass = 0; pass < 2; pass++)
-	for (size_t c = 0; c < ncands; c++) {
-		const struct lb_volume_opts rw = { .writable = true, .name = cands[c],
-		                                   .unlock = unlock };
-		struct lb_source src;
-		struct lb_disk disk;
-		int partno = -1;
-
-		if (lb_source_open(cands[c], false, &src, err))
-			continue;
-		if (lb_partition_scan(&src, &disk, err)) {
-			lb_source_close(&src);
-			continue;
-		}
-		for (int i = 0; i < disk.nparts && partno < 0; i++) {
-			const struct lb_part *p = &disk.parts[i];
-			char s[32];
-
-			if ((strcmp(p->fstype, "ntfs") && strcmp(p->fstype, "BitLocker")) ||
-			    p->truncated || (pass == 0 && p->offset != offset))
-				continue;
-			part_serial(cands[c], &src, p, unlock, s, err);
-			if (!strcasecmp(s, serial))
-				partno = p->number;
-		}
-		lb_partition_free(&disk);
-		lb_source_close(&src);
-		if (partno < 0)
-			continue;
-		if (lb_volume_open_path(cands[c], partno, &rw, &out->lv, err))
-			return -1;
-		snprintf(out->target, sizeof(out->target), "%s", cands[c]);
-		out->partno = partno;
-		return 0;
-	}
-	have_keys = unlock && ((unlock->ks && lb_keys_count(unlock->ks)) || unlock->nbek ||
-	                       unlock->nrecovery || unlock->npasswords);
-	return lb_err_set(err, LB_EK_REFUSED, 0, "no NTFS volume with serial %s on the target%s%s",
-	                  serial, ncands == 1 ? "" : "s", have_keys ? "" :
-	                  " (a BitLocker volume needs its key: --keys, --bek, --recovery-password)");
-}
-
-static void close_volume(struct vol *v, struct lb_err *err)
-{
-	lb_volume_close(&v->lv, err);
-	memset(v, 0, sizeof(*v));
 }
 
 /* ---- finding the quarantined copy ---- */
@@ -207,6 +109,15 @@ static int root_q_cb(void *arg, const char *name, bool is_dir)
 	                                q->found[0]);
 }
 
+/* An entry whose change is undone already (an earlier undo): 1. */
+static int already(json_t *out)
+{
+	json_object_set_new(out, "status", json_string("already_restored"));
+	json_object_set_new(out, "reason", json_string("already as before the fix (an earlier "
+	                                               "undo?): nothing to do"));
+	return 1;
+}
+
 /* ---- registry: a hive replaced by fix ---- */
 
 /* The manifest's hex (as the engine wrote it) into a malloc'd buffer. */
@@ -258,7 +169,7 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 	char cur_sha[65], suffix[64], bak[1100];
 	uint8_t *cur = NULL, *newb = NULL;
 	uint64_t clen = 0;
-	size_t newlen = 0, i;
+	size_t newlen = 0, i, nold = 0;
 	struct lb_ntfs_stat st;
 	struct lb_reg_edit *re = NULL;
 	struct lb_hive_copy hc;
@@ -277,6 +188,10 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 	if (lb_ntfs_read_all(v->lv.ntfs, path, BLOB_MAX, &cur, &clen, err))
 		return -1;
 	lb_sha256_hex(cur, (size_t)clen, cur_sha);
+	if (!strcmp(cur_sha, sha)) {
+		free(cur);
+		return already(out);
+	}
 	if (!replayed && !strcmp(cur_sha, new_sha)) {
 		char bsha[65];
 
@@ -331,7 +246,9 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 		}
 		if (lb_hivedit_get(hc.he, key, val, &now, err) < 0)
 			goto out;
-		if (!same_raw(&now, json_object_get(e, "new"))) {
+		if (same_raw(&now, old) && !same_raw(&now, json_object_get(e, "new"))) {
+			nold++;
+		} else if (!same_raw(&now, json_object_get(e, "new"))) {
 			lb_regval_free(&now);
 			lb_err_set(err, LB_EK_REFUSED, 0, "%s\\%s\\%s is no longer the value fix wrote: "
 			           "changed since the fix; nothing restored", path, key, val);
@@ -353,6 +270,10 @@ static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t 
 		}
 	}
 	lb_hive_copy_close(&hc);
+	if (nold == json_array_size(edits)) {
+		rc = already(out);
+		goto out;
+	}
 	if (lb_hive_apply_edits(cur, (size_t)clen, re, json_array_size(edits), &newb, &newlen, err))
 		goto out;
 	{
@@ -428,6 +349,48 @@ out:
 
 /* ---- one entry ---- */
 
+/* Does the file at path hold exactly the bytes with this SHA-256? */
+static bool holds(struct lb_ntfs *ntfs, const char *path, const char *sha)
+{
+	uint8_t *d;
+	uint64_t len;
+	char cur[65];
+	struct lb_err e;
+
+	if (lb_ntfs_read_all(ntfs, path, BLOB_MAX, &d, &len, &e))
+		return false;
+	lb_sha256_hex(d, (size_t)len, cur);
+	free(d);
+	return !strcmp(cur, sha);
+}
+
+/* Is entry ent undone already on v (the file back with its bytes, the
+ * hibernation header back, the original hive in place)? */
+static bool undone_already(struct vol *v, const struct bundle *b, json_t *ent)
+{
+	const char *action = json_string_value(json_object_get(ent, "action"));
+	const char *path = json_string_value(json_object_get(ent, "path"));
+	const char *sha = json_string_value(json_object_get(ent, "sha256"));
+	const struct blob *blob = undo_find_blob(b, json_string_value(json_object_get(ent,
+	                                                                "archive_path")));
+	struct lb_ntfs_stat st;
+	struct lb_err e;
+
+	if (!action || !path || !sha)
+		return false;
+	if (!strcmp(action, "invalidate_hibernation")) {
+		uint8_t now[4096];
+
+		return blob && blob->len <= sizeof(now) &&
+		       lb_ntfs_pread(v->lv.ntfs, path, now, blob->len, 0, &e) == (int64_t)blob->len &&
+		       !memcmp(now, blob->data, blob->len);
+	}
+	if (strcmp(action, "quarantine") && strcmp(action, "delete") &&
+	    strcmp(action, "registry_hive"))
+		return false;
+	return lb_ntfs_stat(v->lv.ntfs, path, &st, &e) == 0 && holds(v->lv.ntfs, path, sha);
+}
+
 static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t *out,
                       struct lb_err *err)
 {
@@ -458,6 +421,8 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 		if (!blob || blob->len < 4)
 			return lb_err_set(err, LB_EK_INPUT, 0, "hiberfil.sys header missing from bundle");
 		r = lb_ntfs_pread(v->lv.ntfs, path, now, blob->len, 0, err);
+		if (r == (int64_t)blob->len && !memcmp(now, blob->data, blob->len))
+			return already(out);
 		if (r != (int64_t)blob->len || memcmp(now, "\0\0\0\0", 4) ||
 		    memcmp(now + 4, blob->data + 4, blob->len - 4))
 			return lb_err_set(err, LB_EK_REFUSED, 0, "%s changed since the fix; not restored",
@@ -472,9 +437,11 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 	rc = lb_ntfs_stat(v->lv.ntfs, path, &st, err);
 	if (rc < 0)
 		return -1;
+	if (rc == 0 && holds(v->lv.ntfs, path, sha))
+		return already(out);
 	if (rc == 0)
-		return lb_err_set(err, LB_EK_REFUSED, 0, "the original name exists again: target changed since the "
-		                  "fix; not restored");
+		return lb_err_set(err, LB_EK_REFUSED, 0, "%s exists again with other contents: the "
+		                  "target changed since the fix; not restored", path);
 	if (!strcmp(action, "quarantine")) {
 		struct qsearch q;
 		const char *leaf = strrchr(path, '\\');
@@ -543,15 +510,13 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 	return 0;
 }
 
-/* One manifest entry: 0 restored; 1 nothing to do (kept); -1 with err.
- * err may also be set after a restore (the volume did not close cleanly). */
-static int undo_one(const struct bundle *b, json_t *ent, const char *const *targets,
-                    size_t ntargets, struct lb_unlock *unlock, json_t *out, struct lb_err *err)
+/* One manifest entry: 0 restored; 1 nothing to do (kept, already
+ * restored); -1 with err.  err may also be set after a restore (the volume
+ * did not close cleanly). */
+static int undo_one(const struct bundle *b, json_t *ent, struct utargets *ut, json_t *out,
+                    struct lb_err *err)
 {
-	const char *serial = json_string_value(json_object_get(ent, "volume_serial"));
-	const char *rec = json_string_value(json_object_get(ent, "target"));
 	const char *act = json_string_value(json_object_get(ent, "action"));
-	const char *one[1] = { rec };
 	struct lb_err cerr;
 	struct vol v;
 	int rc;
@@ -571,66 +536,61 @@ static int undo_one(const struct bundle *b, json_t *ent, const char *const *targ
 		return 1;
 	}
 	if (act && !strcmp(act, "bcd_safeboot")) {
-		const char *tg = ntargets ? targets[0] : rec;
+		const char *tg = undo_bcd_target(ut, ent, err);
 
-		if (!tg)
-			return lb_err_set(err, LB_EK_INPUT, 0, "BCD entry without target");
-		return undo_bcd(tg, ent, out, err);
+		return tg ? undo_bcd(tg, ent, out, err) : -1;
 	}
-	if (!serial)
-		return lb_err_set(err, LB_EK_INPUT, 0, "manifest entry without volume_serial");
-	if (open_volume(ntargets ? targets : one, ntargets ? ntargets : 1, serial,
-	                (uint64_t)json_integer_value(json_object_get(ent, "offset")), unlock, &v,
-	                err))
+	/* already undone (an earlier undo)?  Looked at read-only: a volume
+	 * whose hibernation signature is back does not mount read-write */
+	if (undo_open_volume(ut, ent, out, false, &v, err))
+		return -1;
+	json_object_set_new(out, "target", json_string(v.target));
+	json_object_set_new(out, "partition", json_integer(v.partno));
+	rc = undone_already(&v, b, ent);
+	undo_close_volume(&v, NULL);
+	if (rc)
+		return already(out);
+	if (undo_open_volume(ut, ent, out, true, &v, err))
 		return -1;
 	json_object_set_new(out, "target", json_string(v.target));
 	json_object_set_new(out, "partition", json_integer(v.partno));
 	rc = undo_entry(&v, b, ent, out, err);
 	lb_err_clear(&cerr);
-	close_volume(&v, &cerr);
+	undo_close_volume(&v, &cerr);
 	if (cerr.kind != LB_EK_NONE && err->kind == LB_EK_NONE)
 		*err = cerr; /* reported, though the entry itself was restored */
 	return rc;
 }
 
-int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
-                struct lb_unlock *unlock, json_t **report)
+static void iso_now(char iso[32])
 {
-	json_t *r = json_object(), *results = json_array(), *ent;
-	struct bundle b;
-	struct lb_err err;
-	size_t i;
-	int ex = LB_EXIT_OK, restored = 0;
-	char iso[32];
 	time_t now = time(NULL);
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
-	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_object_set_new(r, "schema", json_string("loopbreaker-report/1"));
-	json_object_set_new(r, "tool", json_pack("{s:s, s:s}", "name", "loopbreaker", "version",
-	                                         LB_VERSION));
-	json_object_set_new(r, "mode", json_string("undo"));
-	json_object_set_new(r, "bundle", json_string(bundle));
-	json_object_set_new(r, "started_at", json_string(iso));
-	json_object_set_new(r, "undo", results);
-	*report = r;
-	lb_err_clear(&err);
-	if (undo_bundle_read(bundle, &b, &err)) {
-		json_object_set_new(r, "status", json_string("error"));
-		json_object_set_new(r, "reasons", json_pack("[s]", err.msg));
-		json_object_set_new(r, "exit_code", json_integer(LB_EXIT_INPUT));
-		return LB_EXIT_INPUT;
-	}
-	json_array_foreach(json_object_get(b.manifest, "entries"), i, ent) {
+	strftime(iso, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Every entry of the bundle, onto the targets ut allows. */
+static int undo_entries(const struct bundle *b, struct utargets *ut, json_t *r, int ex)
+{
+	json_t *results = json_object_get(r, "undo"), *ent;
+	int restored = 0, done = 0;
+	struct lb_err err;
+	size_t i;
+
+	json_array_foreach(json_object_get(b->manifest, "entries"), i, ent) {
 		json_t *out = json_object();
+		int rc;
 
 		json_object_set_new(out, "path", json_copy(json_object_get(ent, "path")));
 		json_object_set_new(out, "action", json_copy(json_object_get(ent, "action")));
 		json_array_append_new(results, out);
 		lb_err_clear(&err);
-		if (undo_one(&b, ent, targets, ntargets, unlock, out, &err) == 0)
-			restored++;
+		rc = undo_one(b, ent, ut, out, &err);
+		restored += rc == 0;
+		done += rc == 1 && !strcmp(json_string_value(json_object_get(out, "status")),
+		                           "already_restored");
 		if (err.kind != LB_EK_NONE) {
 			json_object_set_new(out, "status", json_string(err.kind == LB_EK_REFUSED ?
 			                                               "refused" : "failed"));
@@ -638,14 +598,58 @@ int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
 			ex = lb_exit_worse(ex, lb_exit_for(err.kind));
 		}
 	}
-	undo_bundle_free(&b);
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_object_set_new(r, "finished_at", json_string(iso));
 	json_object_set_new(r, "restored", json_integer(restored));
-	json_object_set_new(r, "status", json_string(ex == 0 ? "restored" : ex == 1 ?
-	                                             "needs_attention" : "error"));
+	json_object_set_new(r, "already_restored", json_integer(done));
+	json_object_set_new(r, "status", json_string(ex >= LB_EXIT_INPUT ? "error" :
+	                                             ex == LB_EXIT_ATTENTION ? "needs_attention" :
+	                                             restored == 0 && done > 0 ?
+	                                             "already_restored" : "restored"));
+	return ex;
+}
+
+int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
+                struct lb_unlock *unlock, bool any_target, json_t **report)
+{
+	json_t *r = json_object(), *reasons = json_array();
+	struct utargets ut;
+	struct bundle b;
+	struct lb_err err;
+	char iso[32];
+	int ex;
+
+	iso_now(iso);
+	json_object_set_new(r, "schema", json_string("loopbreaker-report/1"));
+	json_object_set_new(r, "tool", json_pack("{s:s, s:s}", "name", "loopbreaker", "version",
+	                                         LB_VERSION));
+	json_object_set_new(r, "mode", json_string("undo"));
+	json_object_set_new(r, "bundle", json_string(bundle));
+	json_object_set_new(r, "any_target", json_boolean(any_target));
+	json_object_set_new(r, "started_at", json_string(iso));
+	json_object_set_new(r, "reasons", reasons);
+	json_object_set_new(r, "undo", json_array());
+	*report = r;
+	lb_err_clear(&err);
+	if (undo_bundle_read(bundle, &b, &err)) {
+		json_object_set_new(r, "status", json_string("error"));
+		json_array_append_new(reasons, json_string(err.msg));
+		json_object_set_new(r, "exit_code", json_integer(LB_EXIT_INPUT));
+		return LB_EXIT_INPUT;
+	}
+	ex = undo_targets_init(&ut, targets, ntargets, b.manifest, any_target, unlock, reasons);
+	if (ex < 0) {
+		ex = LB_EXIT_INTERNAL;
+		json_object_set_new(r, "status", json_string("error"));
+	} else {
+		if (ut.unrecorded && !any_target)
+			json_array_append_new(reasons, json_string(
+			        "the bundle records no target identity (made by an older loopbreaker): "
+			        "volumes were matched by NTFS serial and offset only"));
+		ex = undo_entries(&b, &ut, r, ex);
+	}
+	undo_targets_free(&ut);
+	undo_bundle_free(&b);
+	iso_now(iso);
+	json_object_set_new(r, "finished_at", json_string(iso));
 	json_object_set_new(r, "exit_code", json_integer(ex));
 	return ex;
 }

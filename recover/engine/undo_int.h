@@ -6,7 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "lb_err.h"
+#include "lb_source.h"
+#include "lb_unlock.h"
+#include "lb_volume.h"
 
 #define BLOB_MAX (512ULL * 1024 * 1024)
 
@@ -29,5 +34,53 @@ int undo_bundle_read(const char *path, struct bundle *b, struct lb_err *err);
 void undo_bundle_free(struct bundle *b);
 /* The member called name, or NULL. */
 const struct blob *undo_find_blob(const struct bundle *b, const char *name);
+
+/* ---- undo_target.c: where an entry may be restored ---- */
+
+/* A target undo may write: given on the command line, or (none given)
+ * recorded in the bundle. */
+struct ucand {
+	const char *path;
+	json_t *id;                    /* its disk identity (NULL: could not be read) */
+	bool excluded;                 /* not the disk the bundle was made from */
+	char why[600];                 /* why it cannot be used */
+};
+
+struct utargets {
+	struct ucand *c;
+	size_t n;
+	bool given;                    /* from the command line (else recorded) */
+	bool any_target;               /* --any-target: the volume serial is enough */
+	bool unrecorded;               /* some entry carries no identity */
+	struct lb_unlock *unlock;
+};
+
+/* An NTFS volume open read-write for undo, on a source undo opened itself. */
+struct vol {
+	struct lb_source src;
+	bool src_open;
+	struct lb_volume lv;
+	char target[4096];
+	int partno;
+};
+
+/* The candidates for manifest (targets given, or those it records), each
+ * checked against the identities in it: a given target that matches no
+ * entry is excluded and named in reasons ("vm2.img: not the disk this
+ * bundle was made from: inode differs (bundle: …, here: …)").  Returns
+ * the exit status this already implies (0 or 1); -1 out of memory. */
+int undo_targets_init(struct utargets *ut, const char *const *targets, size_t n,
+                      json_t *manifest, bool any_target, struct lb_unlock *unlock,
+                      json_t *reasons);
+void undo_targets_free(struct utargets *ut);
+/* Opens (read-write if writable) the volume entry ent was made from, on a
+ * candidate whose identity matches all of the recorded one; notes on out
+ * how it was matched ("identity").  0, or -1 with err (nothing written). */
+int undo_open_volume(struct utargets *ut, json_t *ent, json_t *out, bool writable,
+                     struct vol *v, struct lb_err *err);
+void undo_close_volume(struct vol *v, struct lb_err *err);
+/* The target a BCD entry is restored on (its disk identity checked), or
+ * NULL with err. */
+const char *undo_bcd_target(struct utargets *ut, json_t *ent, struct lb_err *err);
 
 #endif

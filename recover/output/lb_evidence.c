@@ -71,22 +71,14 @@ static int add_entry(struct archive *a, const char *name, const void *data, size
 	return rc;
 }
 
-int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item *items,
-                      size_t n, char sha256_hex[65], struct lb_err *err)
+/* The archive writer for path's suffix, on fd: NULL with err. */
+static struct archive *open_archive(const char *path, int fd, struct lb_err *err)
 {
-	struct archive *a = NULL;
-	json_t *manifest = NULL, *entries;
-	char *mtext = NULL;
-	int fd, rc = -1;
+	struct archive *a = archive_write_new();
 
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return lb_err_set(err, errno == EEXIST ? LB_EK_USAGE : LB_EK_IO, errno,
-		                  "evidence bundle %s", path);
-	a = archive_write_new();
 	if (!a) {
 		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "evidence");
-		goto out;
+		return NULL;
 	}
 	if (ends_with(path, ".zip")) {
 		archive_write_set_format_zip(a);
@@ -98,16 +90,26 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 			archive_write_add_filter_gzip(a);
 		else if (!ends_with(path, ".tar") && archive_write_add_filter_zstd(a) != ARCHIVE_OK) {
 			lb_err_set(err, LB_EK_INTERNAL, 0, "evidence: zstd: %s", archive_error_string(a));
-			goto out;
+			archive_write_free(a);
+			return NULL;
 		}
 	}
 	if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
 		lb_err_set(err, LB_EK_IO, 0, "evidence %s: %s", path, archive_error_string(a));
-		goto out;
+		archive_write_free(a);
+		return NULL;
 	}
+	return a;
+}
 
-	manifest = json_deep_copy(header);
-	entries = json_array();
+/* manifest.json (header plus the entries), then every member. */
+static int write_members(struct archive *a, json_t *header, struct lb_evidence_item *items,
+                         size_t n, struct lb_err *err)
+{
+	json_t *manifest = json_deep_copy(header), *entries = json_array();
+	char *mtext = NULL;
+	int rc = -1;
+
 	if (!manifest || !entries) {
 		json_decref(entries);
 		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "evidence manifest");
@@ -134,17 +136,39 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 		if (add_entry(a, ap, items[i].data, items[i].len, items[i].mtime_unix, err))
 			goto out;
 	}
+	rc = 0;
+out:
+	free(mtext);
+	json_decref(manifest);
+	return rc;
+}
+
+int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item *items,
+                      size_t n, char *tmp, size_t tmplen, char sha256_hex[65],
+                      struct lb_err *err)
+{
+	struct archive *a = NULL;
+	struct stat st;
+	int fd, rc = -1;
+
+	if (lstat(path, &st) == 0)
+		return lb_err_set(err, LB_EK_USAGE, EEXIST, "evidence bundle %s", path);
+	if ((size_t)snprintf(tmp, tmplen, "%s.partial-XXXXXX", path) >= tmplen)
+		return lb_err_set(err, LB_EK_USAGE, ENAMETOOLONG, "evidence bundle %s", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return lb_err_set(err, LB_EK_IO, errno, "evidence bundle %s", path);
+	a = open_archive(path, fd, err);
+	if (!a || write_members(a, header, items, n, err))
+		goto out;
 	if (archive_write_close(a) != ARCHIVE_OK) {
 		lb_err_set(err, LB_EK_IO, 0, "evidence %s: %s", path, archive_error_string(a));
 		goto out;
 	}
-	/* Durable before any target is touched: the file and its directory entry. */
+	/* Durable before any target is touched: the file, then (after the
+	 * rename, lb_evidence_commit) its directory entry. */
 	if (fsync(fd) < 0) {
 		lb_err_set(err, LB_EK_IO, errno, "evidence %s: fsync", path);
-		goto out;
-	}
-	if (lb_fsync_parent(path, err)) {
-		lb_err_wrap(err, "evidence %s", path);
 		goto out;
 	}
 	if (file_sha256(fd, sha256_hex) < 0) {
@@ -155,10 +179,36 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 out:
 	if (a)
 		archive_write_free(a);
-	free(mtext);
-	json_decref(manifest);
 	close(fd);
 	if (rc)
-		unlink(path); /* an incomplete bundle is not evidence */
+		unlink(tmp); /* an incomplete bundle is not evidence */
 	return rc;
+}
+
+int lb_evidence_commit(const char *tmp, const char *path, struct lb_err *err)
+{
+	/* never replace: a file that appeared under the final name since the
+	 * check is someone else's bundle */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+		if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+			return lb_err_set(err, errno == EEXIST ? LB_EK_USAGE : LB_EK_IO, errno,
+			                  "evidence bundle %s", path);
+		/* a file system without RENAME_NOREPLACE: link, then unlink */
+		if (link(tmp, path) < 0)
+			return lb_err_set(err, errno == EEXIST ? LB_EK_USAGE : LB_EK_IO, errno,
+			                  "evidence bundle %s", path);
+		unlink(tmp);
+	}
+	if (lb_fsync_parent(path, err)) {
+		lb_err_wrap(err, "evidence %s", path);
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+void lb_evidence_discard(const char *tmp)
+{
+	if (tmp && tmp[0])
+		unlink(tmp);
 }

@@ -21,11 +21,20 @@ struct lb_evidence_item {
 	int64_t mtime_unix;
 };
 
-/* Writes the bundle at path (must not exist).  On success *sha256_hex holds
- * the bundle's SHA-256. */
+/* Writes the bundle for path (which must not exist: else LB_EK_USAGE,
+ * EEXIST) completely under a temporary name next to it, "<path>.partial-
+ * XXXXXX" (into tmp), and fsyncs it; sha256_hex gets its SHA-256.  Nothing
+ * is left behind on failure.  The bundle gets its name only with
+ * lb_evidence_commit, so a bundle under its final name is always whole. */
 int lb_evidence_write(const char *path, json_t *manifest_header,
-                      struct lb_evidence_item *items, size_t n, char sha256_hex[65],
-                      struct lb_err *err);
+                      struct lb_evidence_item *items, size_t n, char *tmp, size_t tmplen,
+                      char sha256_hex[65], struct lb_err *err);
+/* Renames the complete bundle tmp to path, never replacing a file (a
+ * path that appeared meanwhile: LB_EK_USAGE with EEXIST, tmp kept), and
+ * fsyncs the directory.  0, or -1 with err. */
+int lb_evidence_commit(const char *tmp, const char *path, struct lb_err *err);
+/* Removes an uncommitted bundle (an interrupted run). */
+void lb_evidence_discard(const char *tmp);
 
 /* SHA-256 of a buffer, lower-case hex. */
 void lb_sha256_hex(const uint8_t *data, size_t len, char out[65]);

@@ -2,9 +2,12 @@
 #include "lb_report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lb_file.h"
 #include "lb_text.h"
@@ -53,6 +56,28 @@ size_t lb_report_redact(json_t *report)
 		free(k);
 	}
 	return n;
+}
+
+int lb_report_check_writable(const char *path, struct lb_err *err)
+{
+	char tmp[4200];
+	struct stat st;
+	int fd;
+
+	if (!path[0] || path[strlen(path) - 1] == '/' ||
+	    (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+		return lb_err_set(err, LB_EK_USAGE, EISDIR, "report %s: a directory, not a file",
+		                  path);
+	/* the name lb_replace_file will write first, in the same directory */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+		return lb_err_set(err, LB_EK_USAGE, ENAMETOOLONG, "report %s", path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return lb_err_set(err, LB_EK_USAGE, errno, "report %s cannot be written", path);
+	close(fd);
+	unlink(tmp);
+	return 0;
 }
 
 int lb_report_write(json_t *report, const char *path, struct lb_err *err)
@@ -110,10 +135,13 @@ void lb_report_summary(json_t *r, FILE *out)
 			size_t pl = strlen(p);
 
 			/* the message usually starts with the path already */
+			const char *st = s(t, "status")[0] ? upper_status(s(t, "status")) : "ERROR";
+
+			/* NEEDS ATTENTION: refused, e.g. in use by another program */
 			if (!strncmp(e, p, pl) && e[pl] == ':')
-				fprintf(out, "%s: ERROR:%s\n", p, e + pl + 1);
+				fprintf(out, "%s: %s:%s\n", p, st, e + pl + 1);
 			else
-				fprintf(out, "%s: ERROR: %s\n", p, e);
+				fprintf(out, "%s: %s: %s\n", p, st, e);
 		}
 		json_array_foreach(json_object_get(t, "volumes"), j, v) {
 			const char *fs = s(v, "filesystem");

@@ -17,6 +17,10 @@ size_t lb_report_redact(json_t *report);
 /* Writes the report to path atomically (temporary file, fsync, rename; then
  * the directory is fsync'd too: lb_replace_file). */
 int lb_report_write(json_t *report, const char *path, struct lb_err *err);
+/* Can the report be written to path (its directory exists and is
+ * writable, a file can be created there, path is not a directory)?  Tried
+ * before any target is touched.  0, or -1 with err (LB_EK_USAGE). */
+int lb_report_check_writable(const char *path, struct lb_err *err);
 /* One line per volume, then the overall verdict. */
 void lb_report_summary(json_t *report, FILE *out);
 /* A report time "YYYY-MM-DDTHH:MM:SS…" into tm (UTC fields, in range);

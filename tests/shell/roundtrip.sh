@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # fix on a Windows-made NTFS volume: scan never writes; the evidence bundle
 # restores the file byte for byte; the quarantined copy is intact; a second
-# fix changes nothing; --delete; hibernated volume refused, then discarded.
+# fix changes nothing; undo refuses a copy unless --any-target, and a second
+# undo has nothing to do; --delete; hibernated volume refused, then
+# discarded; undo twice after each.
 . "$(dirname "$0")/lib.bash"
 
 windows_made_volume vol.raw
@@ -58,16 +60,28 @@ before=$(sha256sum < again.raw)
 run 2 fix --evidence ev.tar.zst again.raw
 eq "existing bundle: untouched" "$(sha256sum < again.raw)" "$before"
 
-# undo puts the quarantined file back, byte for byte; a second undo refuses
+# undo onto a copy of the fixed disk is refused (not the disk the bundle
+# was made from) and writes nothing; --any-target (the NTFS serial must
+# still match) puts the quarantined file back, byte for byte; a second undo
+# has nothing to do (exit 0)
 cp fix.raw undo.raw
-"$LB" undo --json ev.tar.zst undo.raw > last.json || fail "undo exited $?"
+before=$(sha256sum < undo.raw)
+rc=0; "$LB" undo --json ev.tar.zst undo.raw > last.json || rc=$?
+eq "undo onto a copy: exit" "$rc" 1
+check "undo onto a copy: named" grep -q 'undo.raw: not the disk this bundle was made from: inode differs' last.json
+eq "undo onto a copy: untouched" "$(sha256sum < undo.raw)" "$before"
+"$LB" undo --any-target --json ev.tar.zst undo.raw > last.json || fail "undo exited $?"
 eq "undo status" "$(jget last.json 'r["status"]')" restored
 eq "undo restored" "$(jget last.json 'r["restored"]')" 1
+eq "undo identity note" "$(jget last.json 'r["undo"][0]["identity"]')" 'not checked (--any-target): volume serial only'
 eq "undone bytes" "$(ntfscat undo.raw "$bad" | sha256sum | cut -d' ' -f1)" "$orig_sha"
 check "ntfsfix after undo" ntfsfix -n undo.raw
-rc=0; "$LB" undo --json ev.tar.zst undo.raw > last.json || rc=$?
-eq "second undo refused (exit)" "$rc" 1
-eq "second undo refused" "$(jget last.json 'r["undo"][0]["status"]')" refused
+after_undo=$(sha256sum < undo.raw)
+rc=0; "$LB" undo --any-target --json ev.tar.zst undo.raw > last.json || rc=$?
+eq "second undo: nothing to do (exit)" "$rc" 0
+eq "second undo: entry" "$(jget last.json 'r["undo"][0]["status"]')" already_restored
+eq "second undo: status" "$(jget last.json 'r["status"]')" already_restored
+eq "second undo wrote nothing" "$(sha256sum < undo.raw)" "$after_undo"
 
 # --delete
 cp vol.raw del.raw
@@ -80,6 +94,8 @@ check "ntfsfix after delete" ntfsfix -n del.raw
 eq "undo of delete: bytes" "$(ntfscat del.raw "$bad" | sha256sum | cut -d' ' -f1)" "$orig_sha"
 eq "undo of delete: mtime" "$("$LB" ls del.raw '\Windows\System32\drivers\CrowdStrike' | awk '{print $3}')" 2024-07-19T04:30:00Z
 check "ntfsfix after undo of delete" ntfsfix -n del.raw
+rc=0; "$LB" undo --json del.tar.zst del.raw > last.json || rc=$?
+eq "second undo of delete: nothing to do" "$rc/$(jget last.json 'r["undo"][0]["status"]')" 0/already_restored
 
 # hibernated (Fast Startup) volume
 cp vol.raw hib.raw
@@ -101,5 +117,10 @@ eq "hib after" "$(jget last.json 'r["status"]')" clean
 "$LB" undo --json hib2.tar.zst hib.raw > last.json || fail "undo of a --discard-hibernation fix exited $?"
 eq "undo: hibernation signature back" "$(ntfscat hib.raw hiberfil.sys | head -c 4)" HIBR
 eq "undo: bad file back" "$(ntfscat hib.raw "$bad" | sha256sum | cut -d' ' -f1)" "$orig_sha"
+hib_undone=$(sha256sum < hib.raw)
+rc=0; "$LB" undo --json hib2.tar.zst hib.raw > last.json || rc=$?
+eq "second undo of the hibernation fix: exit" "$rc" 0
+eq "second undo of the hibernation fix: entries" "$(jget last.json '" ".join(u["status"] for u in r["undo"])')" "already_restored already_restored"
+eq "second undo of the hibernation fix wrote nothing" "$(sha256sum < hib.raw)" "$hib_undone"
 
 done_tests
