@@ -234,7 +234,8 @@ static bool holder_of(const char *sysdir, char *out, size_t n)
 	struct dirent *de;
 	bool hit = false;
 
-	snprintf(p, sizeof(p), "%s/holders", sysdir);
+	if (snprintf(p, sizeof(p), "%s/holders", sysdir) >= (int)sizeof(p))
+		return false;
 	d = opendir(p);
 	if (!d)
 		return false;
