@@ -13,9 +13,6 @@
 . "$(dirname "$0")/lib.bash"
 
 bitlocker_volume enc.img
-RP=235818-357951-253979-013365-241120-245575-342914-591910
-RPID=64311DEA-4587-4029-924A-BA299647998E
-PWID=3E55195C-8811-4D9B-97B4-2B9E5F8F5384
 check "ciphertext on disk" bash -c '! grep -q "BLWIN\|CrowdStrike" enc.img'
 cp enc.img pristine.img
 

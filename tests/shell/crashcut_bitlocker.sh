@@ -10,7 +10,6 @@
 . "$(dirname "$0")/lib.bash"
 
 bitlocker_volume vol.img
-RP=235818-357951-253979-013365-241120-245575-342914-591910
 printf '%s\n' 'KeyID,RecoveryKey' "{64311DEA-4587-4029-924A-BA299647998E},$RP" > keys.csv
 sha=$(sha256sum < bad.sys | cut -d' ' -f1)
 

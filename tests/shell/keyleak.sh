@@ -7,11 +7,6 @@
 . "$(dirname "$0")/lib.bash"
 
 bitlocker_volume enc.img
-RP=235818-357951-253979-013365-241120-245575-342914-591910
-WRONG=042647-302313-590458-071500-554323-116567-412181-516978
-# a key that fails its block checksum (block 3 off by one digit)
-BADSUM=235818-357951-253978-013365-241120-245575-342914-591910
-RPID=64311DEA-4587-4029-924A-BA299647998E
 KEYS=("$RP" "$WRONG" "$BADSUM")
 mkdir -p in out
 echo 'a passphrase for the fleet' > in/pass

@@ -115,6 +115,14 @@ hive_get() {
 # Windows tree and the bad channel file (bad.sys) written through the
 # decrypting layer.  The NTFS ends before BitLocker's first metadata block
 # (33.6 MB) so nothing has to be written over it.
+# The keys of that fixture (bitlk-aes-xts-128, shared/data/bitlocker): its
+# recovery password and protector, its password protector, a valid-looking
+# wrong password, and the right one with block 3 off by one (bad checksum).
+RP=235818-357951-253979-013365-241120-245575-342914-591910
+RPID=64311DEA-4587-4029-924A-BA299647998E
+PWID=3E55195C-8811-4D9B-97B4-2B9E5F8F5384
+WRONG=042647-302313-590458-071500-554323-116567-412181-516978
+BADSUM=235818-357951-253978-013365-241120-245575-342914-591910
 bitlocker_volume() {
 	tar -xJf "$LB_SHARED_DATA/bitlocker/bitlk-images.tar.xz"
 	truncate -s 32M ntfs.img
@@ -127,7 +135,7 @@ bitlocker_volume() {
 	touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
 	umount mnt
 	cp bitlk-images/bitlk-aes-xts-128.img "$1"
-	"$LB_BUILD/lb-blwrite" write "$1" 235818-357951-253979-013365-241120-245575-342914-591910 \
+	"$LB_BUILD/lb-blwrite" write "$1" "$RP" \
 		ntfs.img 2>/dev/null || fail "writing NTFS through BitLocker"
 }
 
