@@ -284,7 +284,7 @@ static void scan_target(struct run *run, struct target *t)
 		return;
 	}
 	t->opened = true;
-	json_object_set_new(t->j, "type", json_string(src.is_block ? "block" : "file"));
+	json_object_set_new(t->j, "type", json_string(lb_source_type(&src)));
 	json_object_set_new(t->j, "format", json_string(src.format));
 	json_object_set_new(t->j, "size", json_integer((json_int_t)src.io->size));
 	if (lb_partition_scan(&src, &disk, &err)) {

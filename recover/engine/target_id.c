@@ -74,8 +74,8 @@ json_t *tid_disk(const char *path, struct lb_source *src, const struct lb_disk *
 
 	json_object_set_new(id, "path", json_string(path));
 	json_object_set_new(id, "resolved", realpath(path, real) ? json_string(real) : json_null());
-	json_object_set_new(id, "type", json_string(src->is_block ? "block" : "file"));
-	if (fstat(src->fd, &st) == 0) {
+	json_object_set_new(id, "type", json_string(lb_source_type(src)));
+	if (lb_source_stat(src, &st) == 0) {
 		if (src->is_block) {
 			json_object_set_new(id, "rdev", dev_str(st.st_rdev));
 		} else {

@@ -109,6 +109,11 @@ int lb_ntfs_replay_journal(struct lb_source *src, int partno, uint64_t offset, u
 	char dev[4096] = "", loopdev[256] = "", off[32], sz[32];
 	int rc;
 
+	if (src->nbd) /* ntfsrecover opens a path: the image's bytes are not the disk's */
+		return lb_err_set(err, LB_EK_REFUSED, 0, "partition %d of %s: cannot replay its "
+		                  "journal through NBD (format %s): convert the image to raw "
+		                  "(qemu-img convert -O raw) and fix that", partno, src->path,
+		                  src->format);
 	if (src->io->writable && lb_io_sync(src->io, err))
 		return -1;
 	if (offset == 0 && size == src->io->size && !strcmp(src->format, "raw")) {

@@ -46,6 +46,13 @@ static int open_win(struct lb_source *src, const struct lb_volume_opts *o, struc
 		lb_io_close(probe);
 		vol->probed = true;
 	}
+	if (src->nbd) { /* libdislocker opens a path, whose bytes are not this disk's */
+		free(own);
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: BitLocker inside a %s image cannot be "
+		                  "unlocked in place (libdislocker reads a file or device, not NBD); "
+		                  "convert the image to raw (qemu-img convert -O raw) and fix that",
+		                  vol->name, src->format);
+	}
 	vol->win = lb_unlock_open(o->unlock, src->path, p->offset, p->size, bl, vol->writable,
 	                          vol->protector, vol->key_source, err);
 	free(own);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -143,7 +144,12 @@ static inline int lbf_memfd(char path[64])
 /* The input as a memfd image; path receives its name.  -1 if unusable. */
 static inline int lbf_image(const uint8_t *d, size_t n, char path[64])
 {
-	int fd = lbf_memfd(path);
+	int fd;
+
+	/* a container's magic is refused, not served by a qemu-nbd per input
+	 * (lb_source_nbd.c: an empty LB_QEMU_NBD disables it) */
+	setenv("LB_QEMU_NBD", "", 0);
+	fd = lbf_memfd(path);
 
 	if (fd < 0 || lbf_materialise(fd, d, n) < 0)
 		return -1;
