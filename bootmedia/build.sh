@@ -17,6 +17,9 @@
 #   LB_DEB_CACHE       where .debs are downloaded (default <repo>/build/bootmedia-debs)
 #   LB_KERNEL_PKG      kernel package (default: what linux-image-amd64 depends on)
 #   SOURCE_DATE_EPOCH  timestamp of every file (default: HEAD's commit time)
+#   LB_FAT_SERIAL      FAT volume serial (8 hex digits) of the stick and of the ISO's
+#                      EFI image, also the MBR disk ID; default: derived from the
+#                      stick's content (reproducible); "random": a fresh one
 #   LB_OFFLINE=1       use only the .debs already in LB_DEB_CACHE
 # Needs (host): apt, dpkg-deb, cpio, zstd, kmod (depmod), mtools, dosfstools,
 # fdisk (sfdisk), xorriso.  No root needed except for apt-get update; no loop
@@ -283,6 +286,13 @@ rm -rf "$usb" && mkdir -p "$usb/EFI/BOOT" "$usb/boot" "$usb/loopbreaker"/{keys,p
 cp "$shim" "$usb/EFI/BOOT/BOOTX64.EFI"       # shim: signed by Microsoft
 cp "$grubefi" "$usb/EFI/BOOT/grubx64.efi"    # shim loads grubx64.efi next to itself
 cp "$here/grub.cfg" "$usb/EFI/BOOT/grub.cfg" # signed GRUB reads $cmdpath/grub.cfg
+# Debian's signed GRUB has a built-in config that, when its prefix
+# /EFI/debian does not exist, runs `search --file /.disk/info` first (and
+# prints "error: no such device: /.disk/info." on every boot; a /.disk/info
+# on some other disk would even be taken as root).  With the folder there it
+# searches nothing and sources $cmdpath/grub.cfg (EFI/BOOT/grub.cfg).
+mkdir -p "$usb/EFI/debian"
+cp "$here/stick/efi-debian.txt" "$usb/EFI/debian/README.txt"
 cp "$out/vmlinuz" "$out/initrd.img" "$usb/boot/"
 mkdir -p "$usb/syslinux" && cp "$here/syslinux.cfg" "$usb/syslinux/syslinux.cfg"
 cp "$here/stick/loopbreaker.stick" "$here/stick/config" "$usb/loopbreaker/"
@@ -293,6 +303,21 @@ cp "$here/stick/reports.txt" "$usb/loopbreaker/reports/README.txt"
 cp "$ir/etc/loopbreaker-release" "$usb/loopbreaker/VERSION.txt"
 find "$usb" -exec touch -h -d "$stamp" {} +
 
+# FAT serial (and MBR disk ID): one per stick content, so sticks of different
+# builds are told apart (mkfs.fat --invariant alone gives every one
+# 1234-ABCD), yet the same inputs still give the same image
+case "${LB_FAT_SERIAL:-}" in
+"") serial=$( (cd "$usb" && find . -type f | sort | xargs -d '\n' sha256sum; echo "$SOURCE_DATE_EPOCH") |
+	sha256sum | cut -c1-8) ;;
+random) serial=$(od -An -tx4 -N4 /dev/urandom | tr -d ' \n') ;;
+*) serial=$LB_FAT_SERIAL ;;
+esac
+serial=$(echo "$serial" | tr A-F a-f)
+[[ "$serial" =~ ^[0-9a-f]{8}$ ]] || die "LB_FAT_SERIAL: 8 hex digits or random, not '$serial'"
+[ "$serial" != 1234abcd ] && [ "$serial" != 00000000 ] || serial=4c420001
+efi_serial=$(printf '%08x' $(( (0x$serial + 1) & 0xffffffff )))
+log "FAT serial ${serial:0:4}-${serial:4:4}"
+
 # ---------------------------------------------------------------- USB image
 # MBR, one FAT32 (LBA, 0x0c) partition from 1 MiB, active, SYSLINUX MBR code.
 img=$out/loopbreaker-usb.img
@@ -300,14 +325,24 @@ part=$work/part.img
 img_mib=${LB_IMG_MIB:-160}
 part_sectors=$(( (img_mib - 1) * 2048 ))
 rm -f "$part" "$img"
-mkfs.fat -F 32 -n LOOPBREAKER -i 4C420001 --invariant -C "$part" $((part_sectors / 2)) >/dev/null
+# --invariant first: it resets the serial to 1234ABCD, so -i must follow it
+mkfs.fat -F 32 -n LOOPBREAKER --invariant -i "$serial" -C "$part" $((part_sectors / 2)) >/dev/null
 export MTOOLS_SKIP_CHECK=1
 (cd "$usb" && find . -mindepth 1 -type d | sort | sed 's|^\./||' | while read -r d; do mmd -i "$part" "::$d"; done)
 (cd "$usb" && find . -type f | sort | sed 's|^\./||' | while read -r f; do mcopy -m -i "$part" "$f" "::$f"; done)
 # BIOS: SYSLINUX boot sector + ldlinux.sys/ldlinux.c32 in /syslinux (mtools installer: no root)
 "$deb_syslinux/usr/bin/syslinux" --install --directory /syslinux "$part"
+# syslinux writes its code into the boot sector only, not into the FAT32
+# backup boot sector (BPB_BkBootSec, offset 0x32): copy it there too, so the
+# two agree (fsck.fat -n: "differences between boot sector and its backup")
+bk=$(od -An -tu2 -j50 -N2 "$part" | tr -d ' ')
+[ "$bk" -gt 0 ] && [ "$bk" -lt 32 ] || die "FAT32 backup boot sector at '$bk'?"
+dd if="$part" of="$part" bs=512 count=1 seek="$bk" conv=notrunc status=none
+if fsck.fat -n "$part" 2>&1 | grep -qi 'differ'; then
+	die "the stick's FAT is not clean: $(fsck.fat -n "$part" 2>&1 | head -3)"
+fi
 truncate -s "${img_mib}M" "$img"
-printf 'label: dos\nlabel-id: 0x4c420001\nunit: sectors\n\n2048,%s,c,*\n' "$part_sectors" | sfdisk -q "$img"
+printf 'label: dos\nlabel-id: 0x%s\nunit: sectors\n\n2048,%s,c,*\n' "$serial" "$part_sectors" | sfdisk -q "$img"
 dd if="$sysl/mbr/mbr.bin" of="$img" conv=notrunc bs=440 count=1 status=none
 dd if="$part" of="$img" conv=notrunc,sparse bs=1M seek=1 status=none
 rm -f "$part"
@@ -325,9 +360,10 @@ mkdir -p "$isotree/isolinux"
 cp "$isol/isolinux.bin" "$sysl/modules/bios/ldlinux.c32" "$isotree/isolinux/"
 cp "$here/syslinux.cfg" "$isotree/isolinux/isolinux.cfg"
 efi=$work/efiboot.img
-mkfs.fat -n LB-EFI -i 4C420002 --invariant -C "$efi" 8192 >/dev/null
-mmd -i "$efi" ::EFI ::EFI/BOOT
+mkfs.fat -n LB-EFI --invariant -i "$efi_serial" -C "$efi" 8192 >/dev/null
+mmd -i "$efi" ::EFI ::EFI/BOOT ::EFI/debian
 mcopy -m -i "$efi" "$usb/EFI/BOOT/BOOTX64.EFI" "$usb/EFI/BOOT/grubx64.efi" "$usb/EFI/BOOT/grub.cfg" ::EFI/BOOT/
+mcopy -m -i "$efi" "$usb/EFI/debian/README.txt" ::EFI/debian/
 cp "$efi" "$isotree/efiboot.img"
 find "$isotree" -exec touch -h -d "$stamp" {} +
 rm -f "$iso"

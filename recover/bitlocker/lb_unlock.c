@@ -72,7 +72,7 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 {
 	struct lb_err e, best;
 	struct lb_io *io;
-	bool any_rp = false, tried_noid = false;
+	bool any_rp = false, tried_noid = false, skipped = false;
 	unsigned nrp = 0, first_rp = 0;
 	char hint[320] = "", notes[400];
 
@@ -174,7 +174,9 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 
 			if (p->type != LB_BLP_RECOVERY_PASSWORD)
 				continue;
-			while (lb_unlock_prompt(p->guid, info->description, rp) == 0) {
+			int pr;
+
+			while ((pr = lb_unlock_prompt(p->guid, info->description, rp)) == 0) {
 				char csv[160];
 				int n;
 
@@ -192,6 +194,7 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 				sodium_memzero(rp, sizeof(rp));
 				fprintf(stderr, "  %s\n", e.msg);
 			}
+			skipped = pr == 1;
 			break;
 		}
 	}
@@ -228,8 +231,11 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 			           "was found%s%s", notes, any_rp ? " for recovery protector " : "", ids);
 		else
 			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume is locked and no key was found%s%s%s",
-			           any_rp ? " for recovery protector " : "", ids,
-			           any_rp ? " (give --keys with the escrow export, or run attended)" : "");
+			           any_rp ? " for recovery protector " : "", ids, !any_rp ? "" :
+			           skipped ? " (skipped at the prompt: give --keys with the escrow export, "
+			           "or type the key when asked)" :
+			           u && u->interactive ? " (give --keys with the escrow export)" :
+			           " (give --keys with the escrow export, or run attended)");
 	}
 	return NULL;
 }
@@ -253,6 +259,34 @@ static void tty_puts(int fd, const char *s)
 	}
 }
 
+/* Characters the line shows for nd digits: a dash after each full block
+ * but the last. */
+static int shown(int nd)
+{
+	return nd + (nd < 48 ? nd / 6 : 7);
+}
+
+static void tty_erase(int fd, int n)
+{
+	while (n-- > 0)
+		tty_puts(fd, "\b \b");
+}
+
+/* A note after the digits typed so far, then the line again on a new
+ * prompt (the terminal only: never a log). */
+static void tty_note(int fd, const char *note, const char *digits, int nd)
+{
+	tty_puts(fd, "  <- ");
+	tty_puts(fd, note);
+	tty_puts(fd, "\n> ");
+	for (int i = 0; i < nd; i++) {
+		char d[3] = { digits[i], (i % 6 == 5 && i != 47) ? '-' : 0, 0 };
+
+		tty_puts(fd, d);
+		sodium_memzero(d, sizeof(d));
+	}
+}
+
 int lb_unlock_prompt(const char *protector, const char *description, char out[LB_RP_LEN + 1])
 {
 	struct termios old, raw;
@@ -262,17 +296,18 @@ int lb_unlock_prompt(const char *protector, const char *description, char out[LB
 	unsigned char c;
 
 	if (fd < 0)
-		return 1;
+		return -1;
 	snprintf(line, sizeof(line), "\nBitLocker recovery key needed%s%.120s\n",
 	         description && description[0] ? " for " : "", description ? description : "");
 	tty_puts(fd, line);
 	snprintf(line, sizeof(line), "Recovery key ID: %.8s (full ID %s)\n",
 	         protector + (protector[0] == '{'), protector);
 	tty_puts(fd, line);
-	tty_puts(fd, "Type the 48 digits (dashes optional), Enter on an empty line to skip:\n> ");
+	tty_puts(fd, "Type the 48 digits (dashes optional; Backspace, Ctrl-U clears the line), "
+	         "Enter on an empty line to skip:\n> ");
 	if (tcgetattr(fd, &old) < 0) {
 		close(fd);
-		return 1;
+		return -1;
 	}
 	raw = old;
 	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
@@ -293,13 +328,20 @@ int lb_unlock_prompt(const char *protector, const char *description, char out[LB
 				rc = 0;
 				break;
 			}
-			tty_puts(fd, "\a");
+			snprintf(line, sizeof(line), "\a%d of 48 digits: %d missing", nd, 48 - nd);
+			tty_note(fd, line, digits, nd);
 		} else if (c == 127 || c == 8) {
 			if (nd > 0) {
 				nd--;
-				tty_puts(fd, nd % 6 == 5 && nd != 47 ? "\b \b\b \b" : "\b \b");
+				tty_erase(fd, shown(nd + 1) - shown(nd));
 			}
-		} else if (isdigit(c) && nd < 48) {
+		} else if (c == 21) {   /* Ctrl-U: clear the line */
+			tty_erase(fd, shown(nd));
+			nd = 0;
+		} else if (isdigit(c) && nd == 48) {
+			tty_note(fd, "\a48 digits already: Enter to use them, Backspace to correct",
+			         digits, nd);
+		} else if (isdigit(c)) {
 			enum lb_rp_block_status st;
 			char echo[2] = { (char)c, 0 };
 
@@ -310,18 +352,19 @@ int lb_unlock_prompt(const char *protector, const char *description, char out[LB
 				/* wrong block: say so at once and erase it */
 				int k = (nd - 1) % 6 + 1;
 
-				snprintf(line, sizeof(line), "  <- block %d %s\n> ", (nd - 1) / 6 + 1,
+				snprintf(line, sizeof(line), "block %d %s", (nd - 1) / 6 + 1,
 				         lb_rp_block_status_text(st));
-				tty_puts(fd, line);
 				nd -= k;
-				for (int i = 0; i < nd; i++) {
-					char d[3] = { digits[i], i % 6 == 5 && i != 47 ? '-' : 0, 0 };
-
-					tty_puts(fd, d);
-				}
+				tty_note(fd, line, digits, nd);
 			} else if (nd % 6 == 0 && nd < 48) {
 				tty_puts(fd, "-");
 			}
+			sodium_memzero(echo, sizeof(echo));
+		} else if (isgraph(c) && c != '-') {
+			/* a letter (l for 1, O for 0) is not silently dropped */
+			snprintf(line, sizeof(line), "\adigits only: '%c' ignored%s", c,
+			         strchr("lIi|", c) ? " (type 1)" : strchr("Oo", c) ? " (type 0)" : "");
+			tty_note(fd, line, digits, nd);
 		}
 		/* dashes and spaces typed by the operator are ignored */
 	}

@@ -39,7 +39,10 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
                              char protector[LB_GUID_STRLEN], char source[32], struct lb_err *err);
 
 /* Reads a 48-digit recovery key from the terminal, validating each block
- * as typed.  Returns 0 with out filled, 1 if the operator skipped. */
+ * as typed; Enter on a short key says how many digits are missing, a
+ * letter is refused with "digits only", Ctrl-U clears the line.  Returns
+ * 0 with out filled, 1 if the operator skipped (Enter on an empty line),
+ * -1 if there is no terminal. */
 int lb_unlock_prompt(const char *protector, const char *description, char out[LB_RP_LEN + 1]);
 
 #endif

@@ -18,11 +18,17 @@ static const char keys_help[] =
 "seal: reads key escrow exports (Active Directory, Entra ID/Intune, MBAM/ConfigMgr,\n"
 "CrowdStrike CSV; Graph JSON) and writes one bundle encrypted with a key derived\n"
 "from a passphrase (Argon2id, XSalsa20-Poly1305).  The boot stick carries the\n"
-"bundle; the passphrase is typed once per boot or given with --keys-passphrase-file.\n"
+"bundle, opened by scan/fix/undo --keys BUNDLE [--keys-passphrase-file FILE]\n"
+"(without that option: $LOOPBREAKER_KEYS_PASSPHRASE or the terminal, once per boot).\n"
 "list: shows how many keys a file holds, their recovery-key IDs (never keys) and\n"
 "the rows it skipped, against their key IDs.\n"
-"The passphrase comes from --passphrase-file, $LOOPBREAKER_KEYS_PASSPHRASE or the\n"
-"terminal (asked twice when sealing).\n";
+"\n"
+"options:\n"
+"  --passphrase-file FILE  the bundle's passphrase: first line of FILE (else\n"
+"                          $LOOPBREAKER_KEYS_PASSPHRASE, else asked on the terminal,\n"
+"                          twice when sealing)\n"
+"  -o, --output OUT        seal: the bundle to write\n"
+"  -h, --help              this text\n";
 
 static char *get_passphrase(const char *file, bool confirm, struct lb_err *err)
 {

@@ -13,6 +13,7 @@
 
 #include "lb_batch.h"
 #include "lb_engine.h"
+#include "lb_evidence.h"
 #include "lb_keys.h"
 #include "lb_report.h"
 #include "lb_upload.h"
@@ -60,8 +61,9 @@ static const char common_help[] =
 "  -h, --help            this text\n";
 
 static const char fix_only_help[] =
-"  --evidence FILE       evidence bundle (.tar.zst, .tar.xz, .tar.gz, .tar or .zip);\n"
-"                        default ./loopbreaker-evidence-<UTC time>.tar.zst; must not exist\n"
+"  --evidence FILE       evidence bundle; its suffix picks the format: .tar.zst, .tar.xz,\n"
+"                        .tar.gz, .tgz, .tar or .zip (any other name: exit 2); default\n"
+"                        ./loopbreaker-evidence-<UTC time>.tar.zst; must not exist\n"
 "  --force               also act on files in the bad time window whose header is unknown\n"
 "  --delete              delete bad files instead of moving them to quarantine\n"
 "  --discard-hibernation write although Windows is hibernated (Fast Startup): the\n"
@@ -181,7 +183,16 @@ static int take_option(struct scanfix *sf, int c, const char *opt, const char *a
 		return 0;
 	case O_REPORT: sf->report_path = arg; return 0;
 	case O_JSON: sf->json = true; return 0;
-	case O_EVIDENCE: sf->o.evidence_path = arg; return 0;
+	case O_EVIDENCE:
+		/* the suffix chooses the format: any other is refused before
+		 * anything is read or written (never a tar.zst under a .rar name) */
+		if (!lb_evidence_suffix_ok(arg)) {
+			fprintf(stderr, "loopbreaker fix: --evidence %s: unknown bundle type; the name "
+			        "must end in %s\n", arg, lb_evidence_suffixes);
+			return -1;
+		}
+		sf->o.evidence_path = arg;
+		return 0;
 	case O_FORCE: sf->o.force = true; return 0;
 	case O_DELETE: sf->o.delete_files = true; return 0;
 	case O_DHIBER: sf->o.discard_hibernation = true; return 0;

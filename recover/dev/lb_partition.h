@@ -12,7 +12,7 @@
 #include "lb_source.h"
 
 struct lb_part {
-	int number;            /* 1-based table entry; 0 = unpartitioned whole disk */
+	int number;            /* 1-based table entry; 1 for a bare volume (no table) */
 	uint64_t offset;       /* bytes from the start of the disk */
 	uint64_t size;         /* bytes */
 	char fstype[32];       /* blkid TYPE: "ntfs", "BitLocker", "vfat", "" if unknown */

@@ -134,6 +134,8 @@ t_usb_uefi() {
 	after_boot usb-uefi $rc "$W/usb-uefi.win.img"
 	local s=$W/usb-uefi.serial
 	check "usb-uefi: kernel says Secure Boot enabled" grep -q 'kernel: secureboot: Secure boot enabled' "$s"
+	# GRUB's built-in config searched for /.disk/info when \EFI\debian was missing
+	check "usb-uefi: GRUB printed no error (/.disk/info)" bash -c "! grep -qa 'disk/info' '$s'"
 	check "usb-uefi: /init saw Secure Boot enabled" grep -q 'Secure Boot: enabled, lockdown: integrity' "$s"
 	check "usb-uefi: stick's disk excluded" grep -q -- '--exclude /dev/sd' "$s"
 	# the report and evidence on the stick
@@ -215,6 +217,7 @@ t_iso_uefi() {
 	after_boot iso-uefi $rc "$W/iso-uefi.win.img"
 	check "iso-uefi: vmw_pvscsi loaded" grep -qE 'drivers loaded .*vmw_pvscsi' "$W/iso-uefi.serial"
 	check "iso-uefi: kernel says Secure Boot enabled" grep -q 'kernel: secureboot: Secure boot enabled' "$W/iso-uefi.serial"
+	check "iso-uefi: GRUB printed no error (/.disk/info)" bash -c "! grep -qa 'disk/info' '$W/iso-uefi.serial'"
 }
 
 # pxe-bios: BIOS network boot (SeaBIOS + iPXE ROM -> PXELINUX), Windows behind

@@ -12,7 +12,9 @@
 #     unlocking a BitLocker volume does (LD_DEBUG=files);
 #   * a machine without libdislocker (loopbreaker-test with
 #     LB_TEST_DLOPEN_MISSING) still scans plain disks, and gets a one-line
-#     error naming the soname and the Debian package for a BitLocker volume.
+#     error naming the soname and the Debian package for a BitLocker volume;
+#   * a name with any other suffix (ev.rar, ev) is a one-line usage error,
+#     exit 2, before anything is written.
 # The ASan build loads libdislocker in a link-map namespace of its own
 # (dlmopen) instead of RTLD_DEEPBIND, which the sanitizer runtime refuses;
 # the same checks run there and test that path.
@@ -77,6 +79,22 @@ bl_file_sha() {
 	{ ntfscat dec.img "$BAD" 2>/dev/null || echo gone; } | sha256sum | cut -d' ' -f1
 }
 gone_sha=$(echo gone | sha256sum | cut -d' ' -f1)
+
+# ---- a name whose suffix is no format we write: one usage line, exit 2,
+# nothing written (it used to write a tar.zst under any other name)
+cp --sparse=always plain.img u.img
+u_before=$(sha256sum < u.img)
+for bad in ev.rar ev.7z ev ev.tar.bz2 ev.zst; do
+	run 2 fix --evidence $bad u.img
+	eq "--evidence $bad: the usage line" "$(cat last.err)" \
+		"loopbreaker fix: --evidence $bad: unknown bundle type; the name must end in .tar.zst, .tar.xz, .tar.gz, .tgz, .tar or .zip"
+	check "--evidence $bad: no bundle, no partial file" bash -c "! ls $bad $bad.partial-* 2>/dev/null | grep -q ."
+	check "--evidence $bad: no report" bash -c "[ ! -s last.json ]"
+done
+eq "unknown suffix: target untouched" "$(sha256sum < u.img)" "$u_before"
+run 0 fix --evidence EV.TAR.ZST u.img
+check "suffix case-insensitive: EV.TAR.ZST is a zstd tar" bash -c "zstd -dc EV.TAR.ZST | tar -t | grep -qx manifest.json"
+rm -f u.img
 
 for f in $FORMATS; do
 	# plain partition

@@ -7,7 +7,9 @@
 # byte-identical; a disk whose GPT disk GUID changed is refused by name;
 # --any-target restores onto a copy (the NTFS serial must still match); a
 # second undo has nothing to do (exit 0); an old bundle without identity is
-# still undone, and the report says how it was matched.
+# still undone, and the report says how it was matched.  A bare partition
+# image is partition 1 in report, bundle and summary; a bundle that numbered
+# it 0 (before) still undoes.
 . "$(dirname "$0")/lib.bash"
 
 bad='Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys'
@@ -27,6 +29,12 @@ eq "identity: inode" "$(jget x/manifest.json "$id[\"inode\"]")" "$(stat -c %i vm
 eq "identity: offset" "$(jget x/manifest.json "$id[\"partition_offset\"]")" 0
 eq "identity: serial" "$(jget x/manifest.json "$id[\"volume_serial\"]")" "$(jget x/manifest.json 'r["entries"][0]["volume_serial"]')"
 eq "identity: no table, no disk GUID" "$(jget x/manifest.json "$id[\"disk_guid\"]")/$(jget x/manifest.json "$id[\"mbr_signature\"]")" None/None
+# a bare partition image is partition 1 (docs/report-format.md), not 0
+eq "bare image: report partition" "$(jget last.json 'r["targets"][0]["volumes"][0]["partition"]')" 1
+eq "bare image: bundle partition" "$(jget x/manifest.json 'r["entries"][0]["partition"]')" 1
+"$LB" scan vm1.img > bare-scan.out 2>&1 || true
+check "bare image: the summary says p1" grep -q '^vm1.img p1 ntfs' bare-scan.out
+check "bare image: ls TARGET@1" "$LB" ls vm1.img@1 '\Windows'
 
 # ---- two clones: undo names the wrong one and writes only the right one
 cp --sparse=always vm1.img vm2.img          # a healthy clone of the fixed VM
@@ -111,5 +119,22 @@ run 0 undo old.tar.zst old.img
 eq "old bundle: restored" "$(jget last.json 'r["restored"]')" 1
 eq "old bundle: entry note" "$(jget last.json 'r["undo"][0]["identity"]')" 'not recorded in the bundle: volume serial only'
 check "old bundle: run note" grep -q 'the bundle records no target identity' last.json
+
+# ---- a bundle of a bare image from when it was numbered partition 0
+cp --sparse=always base.img p0.img
+run 0 fix --evidence p0new.tar.zst p0.img
+mkdir -p z && tar --zstd -xf p0new.tar.zst -C z
+python3 - z/manifest.json <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+for e in m["entries"]:
+    e["partition"] = 0
+json.dump(m, open(sys.argv[1], "w"), indent=2)
+EOF
+(cd z && tar --zstd -cf ../p0.tar.zst manifest.json files)
+run 0 undo p0.tar.zst p0.img
+eq "partition-0 bundle: restored" "$(jget last.json 'r["restored"]')" 1
+eq "partition-0 bundle: identity matched" "$(jget last.json 'r["undo"][0]["identity"]')" matched
+eq "partition-0 bundle: bytes back" "$(ntfscat p0.img "$bad" | sha256sum | cut -d' ' -f1)" "$orig_sha"
 
 done_tests

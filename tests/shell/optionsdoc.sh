@@ -4,7 +4,9 @@
 # is in both documents; every --option the two documents name exists in some
 # command's --help (--fault-inject: in loopbreaker-test only); and every
 # "loopbreaker CMD ... --opt" in a fenced block of README.md or docs/*.md
-# (scripts/doc-blocks.py cmdopts) is an option of that CMD.
+# (scripts/doc-blocks.py cmdopts) is an option of that CMD; an option a
+# command's --help names but does not take is named with the command that
+# does (keys --help and --keys-passphrase-file).
 . "$(dirname "$0")/lib.bash"
 
 USAGE=$LB_SOURCE/docs/usage.md
@@ -63,4 +65,29 @@ while read -r where c o; do
 	grep -qx -- "$o" "mentioned-$c" || grep -qx -- "$o" test-only ||
 		fail "$where: loopbreaker $c $o: not an option of '$c' (loopbreaker $c --help)"
 done < cmdopts
+
+# An option a command's --help names but does not take is named on the same
+# line as a command that does take it (keys --help once said "given with
+# --keys-passphrase-file", an option of scan/fix/undo, as if it were its own).
+for c in $CMDS; do
+	for o in $(comm -23 "mentioned-$c" "listed-$c" | grep -vx -- --help); do
+		T_CHECKS=$((T_CHECKS + 1))
+		ok=0
+		while IFS= read -r line; do
+			for w in $CMDS; do
+				if [ "$w" != "$c" ] && grep -qx -- "$o" "listed-$w" &&
+					printf '%s\n' "$line" | grep -qw -- "$w"; then ok=1; fi
+			done
+		done < <("$LB" "$c" --help 2>&1 | grep -- "$o\b")
+		[ "$ok" = 1 ] || fail "loopbreaker $c --help names $o, which '$c' does not take, without the command that takes it"
+	done
+done
+# keys takes what its --help lists, and not the scan/fix name of the option
+for o in $(cat listed-keys); do
+	rc=0; "$LB" keys list "$o" nonexistent.txt nonexistent.csv > keys-opt.out 2>&1 || rc=$?
+	check "keys list $o: accepted" bash -c "! grep -q 'unrecognized option' keys-opt.out"
+done
+rc=0; "$LB" keys list --keys-passphrase-file p nonexistent.csv > keys-opt.out 2>&1 || rc=$?
+eq "keys list --keys-passphrase-file: a usage error" "$rc" 2
+check "keys list --keys-passphrase-file: unrecognized" grep -q 'unrecognized option' keys-opt.out
 done_tests
