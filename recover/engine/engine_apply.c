@@ -127,6 +127,15 @@ static int apply_plan(struct run *run, struct volume *v, struct lb_ntfs *ntfs, s
 	if (verify_unchanged(ntfs, p, err))
 		return -1;
 	if (p->kind == PL_DELETE) {
+		struct lb_ntfs_shape sh;
+		char why[1024];
+
+		/* as planned: nothing undo could not put back (a stream or a
+		 * link added since would be lost) */
+		if (lb_ntfs_shape(ntfs, p->path, &sh, err))
+			return -1;
+		if (eng_delete_refusal(&sh, why, sizeof(why)))
+			return lb_err_set(err, LB_EK_REFUSED, 0, "%s %s", p->path, why);
 		if (lb_ntfs_unlink(ntfs, p->path, err))
 			return -1;
 		if (lb_ntfs_stat(ntfs, p->path, &st, err) != 1)

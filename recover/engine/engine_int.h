@@ -14,7 +14,8 @@
  *   lb_discover.c        lb_engine_discover
  *
  * Every volume is opened through lb_volume (volume/lb_volume.h); lb_undo.c
- * (with undo_bundle.c, undo_int.h) and lb_batch.c stand apart. */
+ * (with undo_bundle.c, undo_target.c, undo_registry.c, undo_int.h) and
+ * lb_batch.c stand apart. */
 #ifndef ENGINE_INT_H
 #define ENGINE_INT_H
 
@@ -122,6 +123,9 @@ json_t *eng_base_meta(struct target *t, struct volume *v, const char *system_roo
 int eng_scan_rules(struct run *run, struct target *t, struct volume *v, struct lb_ntfs *ntfs,
                    const char *system_root, json_t *findings, struct lb_err *err);
 void eng_plan_hiber(struct volume *v, struct lb_ntfs *ntfs, const char *target);
+/* Deleting a file with alternate data streams, a sparse layout or more
+ * than one hard link is refused: true with the per-file reason in why. */
+bool eng_delete_refusal(const struct lb_ntfs_shape *sh, char *why, size_t n);
 
 /* engine_plan_hive.c */
 void eng_scan_hive(struct run *run, struct target *t, struct volume *v, struct lb_ntfs *ntfs,

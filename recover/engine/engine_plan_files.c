@@ -124,11 +124,87 @@ static json_t *evidence_meta(struct rule_scan *rs, const char *path, const struc
 	return m;
 }
 
+/* Why deleting a file would lose what undo cannot put back: the bundle
+ * keeps the unnamed data stream, the times, the attributes and the 8.3
+ * name, not alternate data streams, a sparse layout or other hard links.
+ * Writes the per-file reason into why; false when the file may go. */
+bool eng_delete_refusal(const struct lb_ntfs_shape *sh, char *why, size_t n)
+{
+	char what[512] = "";
+	size_t l = 0;
+
+	if (sh->streams)
+		l += (size_t)snprintf(what + l, sizeof(what) - l, "has alternate data streams "
+		                      "(%u: \"%s\"%s)", sh->streams, sh->stream,
+		                      sh->streams > 1 ? ", ..." : "");
+	if (sh->sparse && l < sizeof(what))
+		l += (size_t)snprintf(what + l, sizeof(what) - l, "%sis sparse", l ? ", " : "");
+	if (sh->links > 1 && l < sizeof(what))
+		snprintf(what + l, sizeof(what) - l, "%shas %u hard links (names)", l ? ", " : "",
+		         sh->links);
+	if (!what[0])
+		return false;
+	snprintf(why, n, "%s; not deleted: the evidence bundle keeps only its main data stream, "
+	         "times and names, so undo could not put it back exactly (quarantine it "
+	         "instead, with fix without --delete: a rename keeps all of it)", what);
+	return true;
+}
+
+/* A file a rule would delete: refused (action, reason into why) when
+ * deleting it would lose what undo cannot restore.  sh gets its shape. */
+static bool delete_refused(struct rule_scan *rs, const char *path, struct lb_ntfs_shape *sh,
+                           char *why, size_t n)
+{
+	struct lb_err e;
+
+	lb_err_clear(&e);
+	if (lb_ntfs_shape(rs->ntfs, path, sh, &e)) {
+		snprintf(why, n, "its streams and links could not be read (%s); not deleted", e.msg);
+		return true;
+	}
+	return eng_delete_refusal(sh, why, n);
+}
+
+/* What to do with a file of this verdict: true to act on it; else action
+ * and reason say why not (*refused: a delete refused, see delete_refused).
+ * sh gets the file's shape when fix will act on it. */
+static bool decide(struct rule_scan *rs, const char *path, const char *verdict,
+                   struct lb_ntfs_shape *sh, char *why, size_t n, const char **action,
+                   const char **reason, bool *refused)
+{
+	const struct lb_options *o = rs->run->o;
+	bool del = o->delete_files || rs->rule->action == LB_ACT_DELETE;
+	bool act = strcmp(verdict, "bad") == 0 || (strcmp(verdict, "unexpected") == 0 && o->force);
+
+	memset(sh, 0, sizeof(*sh));
+	*refused = act && del && delete_refused(rs, path, sh, why, n);
+	if (*refused) {
+		*action = "skipped";
+		*reason = why;
+		eng_attention(rs->v, "%s: %s %s", rs->pb->name, path, why);
+		return false;
+	}
+	if (act && o->fix && lb_ntfs_shape(rs->ntfs, path, sh, rs->err)) {
+		lb_err_clear(rs->err); /* a quarantine keeps it all anyway */
+		memset(sh, 0, sizeof(*sh));
+	}
+	if (act) {
+		*action = !o->fix ? (del ? "would_delete" : "would_quarantine") : "planned";
+		*reason = !o->fix ? "run fix to act on it" : NULL;
+	} else if (strcmp(verdict, "unexpected") == 0) {
+		*action = "skipped";
+		*reason = "in the bad time window but its header is not a known channel-file header; "
+		          "left alone (use --force to act on it)";
+	}
+	return act;
+}
+
 static int rule_file_cb(void *arg, const char *name, bool is_dir)
 {
 	struct rule_scan *rs = arg;
 	const struct lb_options *o = rs->run->o;
-	char path[1024], sha[65] = "", header_hex[2 * LB_HEADER_MAX + 1];
+	char path[1024], sha[65] = "", header_hex[2 * LB_HEADER_MAX + 1], why[1024];
+	struct lb_ntfs_shape sh;
 	uint8_t header[LB_HEADER_MAX] = { 0 };
 	struct lb_ntfs_stat st;
 	const char *verdict, *kind, *action = "none", *reason = NULL;
@@ -136,7 +212,7 @@ static int rule_file_cb(void *arg, const char *name, bool is_dir)
 	uint64_t len = 0;
 	size_t hlen;
 	json_t *f;
-	bool act;
+	bool act, refused;
 
 	if (is_dir || !lb_glob_match_ci(rs->rule->glob, name))
 		return 0;
@@ -155,22 +231,7 @@ static int rule_file_cb(void *arg, const char *name, bool is_dir)
 	lb_sha256_hex(data, (size_t)len, sha);
 	verdict = lb_rule_classify(rs->rule, lb_ntfs_time_to_unix(st.modified), header, hlen, &kind);
 
-	act = strcmp(verdict, "bad") == 0 || (strcmp(verdict, "unexpected") == 0 && o->force);
-	if (act) {
-		bool del = o->delete_files || rs->rule->action == LB_ACT_DELETE;
-
-		if (!o->fix) {
-			action = del ? "would_delete" : "would_quarantine";
-			reason = "run fix to act on it";
-		} else {
-			action = "planned";
-		}
-	} else if (strcmp(verdict, "unexpected") == 0) {
-		action = "skipped";
-		reason = "in the bad time window but its header is not a known channel-file header; "
-		         "left alone (use --force to act on it)";
-	}
-
+	act = decide(rs, path, verdict, &sh, why, sizeof(why), &action, &reason, &refused);
 	f = json_object();
 	json_object_set_new(f, "playbook", json_string(rs->pb->name));
 	json_object_set_new(f, "rule", json_string(rs->rule->id));
@@ -190,7 +251,7 @@ static int rule_file_cb(void *arg, const char *name, bool is_dir)
 		rs->v->would++;
 	if (act && !o->fix)
 		eng_attention(rs->v, "%s: %s file %s present (run fix)", rs->pb->name, verdict, path);
-	else if (!act && strcmp(verdict, "unexpected") == 0)
+	else if (!act && !refused && strcmp(verdict, "unexpected") == 0)
 		eng_attention(rs->v, "%s: %s is in the bad time window with an unknown header %s; "
 		              "not touched without --force", rs->pb->name, path, header_hex);
 
@@ -214,6 +275,10 @@ static int rule_file_cb(void *arg, const char *name, bool is_dir)
 		p->mtime_unix = lb_ntfs_time_to_unix(st.modified);
 		p->meta = evidence_meta(rs, path, &st, sha, header_hex, verdict,
 		                        p->kind == PL_DELETE ? "delete" : "quarantine");
+		/* undo gives the 8.3 name back: a move or a re-creation loses it */
+		json_object_set_new(p->meta, "short_name", eng_str_or_null(sh.short_name[0] ?
+		                                                          sh.short_name : NULL));
+		json_object_set_new(p->meta, "links", json_integer(sh.links));
 		return 0;
 	}
 	free(data);

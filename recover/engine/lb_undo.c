@@ -10,11 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lb_bcd.h"
 #include "lb_bytes.h"
-#include "lb_hivedit.h"
-#include "lb_playbook.h"
-#include "lb_regf.h"
 #include "lb_evidence.h"
 #include "lb_ntfs.h"
 #include "lb_partition.h"
@@ -109,242 +105,12 @@ static int root_q_cb(void *arg, const char *name, bool is_dir)
 	                                q->found[0]);
 }
 
-/* An entry whose change is undone already (an earlier undo): 1. */
-static int already(json_t *out)
+int undo_already(json_t *out)
 {
 	json_object_set_new(out, "status", json_string("already_restored"));
 	json_object_set_new(out, "reason", json_string("already as before the fix (an earlier "
 	                                               "undo?): nothing to do"));
 	return 1;
-}
-
-/* ---- registry: a hive replaced by fix ---- */
-
-/* The manifest's hex (as the engine wrote it) into a malloc'd buffer. */
-static int unhex_alloc(const char *hex, uint8_t **out, size_t *n)
-{
-	size_t hl = strlen(hex);
-
-	*out = NULL;
-	*n = hl / 2;
-	if (hl % 2 || !(*out = malloc(*n + 1)))
-		return -1;
-	if (lb_unhex(hex, *out, *n)) {
-		free(*out);
-		*out = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-static bool same_raw(const struct lb_regval *v, json_t *want)
-{
-	const char *hex = json_string_value(json_object_get(want, "hex"));
-	uint8_t *b = NULL;
-	size_t n = 0;
-	bool eq;
-
-	if (!json_is_true(json_object_get(want, "present")))
-		return !v->present;
-	if (!v->present || !hex || v->type != (uint32_t)json_integer_value(json_object_get(want, "type")) ||
-	    unhex_alloc(hex, &b, &n))
-		return false;
-	eq = n == v->len && (n == 0 || memcmp(b, v->data, n) == 0);
-	free(b);
-	return eq;
-}
-
-/* Whole file when the hive is still exactly what fix wrote (and fix did
- * not replay logs); else value by value, each value checked to be the one
- * fix wrote.  Either way through the same safe swap as fix. */
-static int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t *out,
-                     const char *stamp, struct lb_err *err)
-{
-	const char *path = json_string_value(json_object_get(ent, "path"));
-	const char *sha = json_string_value(json_object_get(ent, "sha256"));
-	const char *new_sha = json_string_value(json_object_get(ent, "new_sha256"));
-	const struct blob *blob = undo_find_blob(b, json_string_value(json_object_get(ent, "archive_path")));
-	json_t *edits = json_object_get(ent, "edits"), *e;
-	bool replayed = json_is_true(json_object_get(ent, "replayed"));
-	char cur_sha[65], suffix[64], bak[1100];
-	uint8_t *cur = NULL, *newb = NULL;
-	uint64_t clen = 0;
-	size_t newlen = 0, i, nold = 0;
-	struct lb_ntfs_stat st;
-	struct lb_reg_edit *re = NULL;
-	struct lb_hive_copy hc;
-	int rc = -1;
-
-	if (!path || !sha || !new_sha || !json_is_array(edits))
-		return lb_err_set(err, LB_EK_INPUT, 0, "registry entry incomplete in the manifest");
-	snprintf(suffix, sizeof(suffix), "loopbreaker-undo-%s", stamp);
-	memset(&hc, 0, sizeof(hc));
-	if (lb_ntfs_stat(v->lv.ntfs, path, &st, err) != 0) {
-		if (err->kind == LB_EK_NONE)
-			lb_err_set(err, LB_EK_REFUSED, 0, "%s is missing (an interrupted replacement? run "
-			           "fix to complete it first); not restored", path);
-		return -1;
-	}
-	if (lb_ntfs_read_all(v->lv.ntfs, path, BLOB_MAX, &cur, &clen, err))
-		return -1;
-	lb_sha256_hex(cur, (size_t)clen, cur_sha);
-	if (!strcmp(cur_sha, sha)) {
-		free(cur);
-		return already(out);
-	}
-	if (!replayed && !strcmp(cur_sha, new_sha)) {
-		char bsha[65];
-
-		if (!blob)
-			return free(cur), lb_err_set(err, LB_EK_INPUT, 0, "%s: original hive missing from "
-			                             "the bundle", path);
-		lb_sha256_hex(blob->data, blob->len, bsha);
-		if (strcmp(bsha, sha)) {
-			free(cur);
-			return lb_err_set(err, LB_EK_INPUT, 0, "%s: bundle copy does not match its sha256",
-			                  path);
-		}
-		if (lb_hive_swap(v->lv.ntfs, path, blob->data, blob->len, sha, suffix, &st, bak,
-		                 sizeof(bak), err) == 0) {
-			json_object_set_new(out, "mode", json_string("whole_file"));
-			json_object_set_new(out, "hive_backup", json_string(bak));
-			json_object_set_new(out, "status", json_string("restored"));
-			rc = 0;
-		}
-		free(cur);
-		return rc;
-	}
-	{
-		struct lb_regf_info info;
-
-		memset(&info, 0, sizeof(info));
-		if (lb_regf_check(cur, (size_t)clen, &info, err) || info.dirty) {
-			if (err->kind == LB_EK_NONE)
-				lb_err_set(err, LB_EK_REFUSED, 0, "%s is dirty (Windows has changes in its "
-				           ".LOG1/.LOG2): not restored; run fix with any registry playbook "
-				           "to replay it, or boot Windows once", path);
-			goto out;
-		}
-	}
-	re = calloc(json_array_size(edits) + 1, sizeof(*re));
-	if (!re || lb_hive_copy_open(cur, (size_t)clen, &hc, err)) {
-		if (!re)
-			lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "undo");
-		goto out;
-	}
-	json_array_foreach(edits, i, e) {
-		const char *key = json_string_value(json_object_get(e, "key"));
-		const char *val = json_string_value(json_object_get(e, "value"));
-		json_t *old = json_object_get(e, "old");
-		struct lb_regval now;
-		uint8_t *ob = NULL;
-		size_t on = 0;
-
-		if (!key || !val || !old) {
-			lb_err_set(err, LB_EK_INPUT, 0, "registry edit incomplete in the manifest");
-			goto out;
-		}
-		if (lb_hivedit_get(hc.he, key, val, &now, err) < 0)
-			goto out;
-		if (same_raw(&now, old) && !same_raw(&now, json_object_get(e, "new"))) {
-			nold++;
-		} else if (!same_raw(&now, json_object_get(e, "new"))) {
-			lb_regval_free(&now);
-			lb_err_set(err, LB_EK_REFUSED, 0, "%s\\%s\\%s is no longer the value fix wrote: "
-			           "changed since the fix; nothing restored", path, key, val);
-			goto out;
-		}
-		lb_regval_free(&now);
-		snprintf(re[i].key, sizeof(re[i].key), "%s", key);
-		snprintf(re[i].value, sizeof(re[i].value), "%s", val);
-		re[i].new_present = json_is_true(json_object_get(old, "present"));
-		if (re[i].new_present) {
-			if (unhex_alloc(json_string_value(json_object_get(old, "hex")) ?
-			                  json_string_value(json_object_get(old, "hex")) : "", &ob, &on)) {
-				lb_err_set(err, LB_EK_INPUT, 0, "registry edit: bad hex in the manifest");
-				goto out;
-			}
-			re[i].new_type = (uint32_t)json_integer_value(json_object_get(old, "type"));
-			re[i].new_data = ob; /* freed below */
-			re[i].new_len = on;
-		}
-	}
-	lb_hive_copy_close(&hc);
-	if (nold == json_array_size(edits)) {
-		rc = already(out);
-		goto out;
-	}
-	if (lb_hive_apply_edits(cur, (size_t)clen, re, json_array_size(edits), &newb, &newlen, err))
-		goto out;
-	{
-		char nsha[65];
-
-		lb_sha256_hex(newb, newlen, nsha);
-		if (lb_hive_swap(v->lv.ntfs, path, newb, newlen, nsha, suffix, &st, bak, sizeof(bak), err))
-			goto out;
-	}
-	json_object_set_new(out, "mode", json_string("values"));
-	json_object_set_new(out, "values", json_integer((json_int_t)json_array_size(edits)));
-	json_object_set_new(out, "hive_backup", json_string(bak));
-	json_object_set_new(out, "status", json_string("restored"));
-	rc = 0;
-out:
-	lb_hive_copy_close(&hc);
-	for (i = 0; re && i < json_array_size(edits); i++)
-		free((void *)re[i].new_data);
-	free(re);
-	free(newb);
-	free(cur);
-	return rc;
-}
-
-/* ---- BCD: safeboot back to what it was ---- */
-
-static int undo_bcd(const char *target, json_t *ent, json_t *out, struct lb_err *err)
-{
-	const char *guid = json_string_value(json_object_get(ent, "entry"));
-	json_t *off = json_object_get(ent, "offset");
-	int old_mode = (int)json_integer_value(json_object_get(ent, "old_mode"));
-	int new_mode = (int)json_integer_value(json_object_get(ent, "new_mode"));
-	const char *tmp = getenv("TMPDIR");
-	char dir[4096], cur[4200], next[4200], name[16];
-	int now = LB_SAFEBOOT_NONE, rc = -1;
-
-	if (!guid || !json_is_integer(off) || !json_is_integer(json_object_get(ent, "old_mode")))
-		return lb_err_set(err, LB_EK_INPUT, 0, "BCD entry incomplete in the manifest");
-	snprintf(dir, sizeof(dir), "%s/loopbreaker-undo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		return lb_err_set(err, LB_EK_IO, errno, "temporary directory");
-	snprintf(cur, sizeof(cur), "%s/BCD", dir);
-	snprintf(next, sizeof(next), "%s/BCD.new", dir);
-	if (lb_bcd_fetch(target, (uint64_t)json_integer_value(off), cur, err) ||
-	    lb_bcd_set_safeboot(cur, next, guid, old_mode, &now, err))
-		goto out;
-	if (now != new_mode) {
-		lb_err_set(err, LB_EK_REFUSED, 0, "safeboot of %s changed since the fix; not restored",
-		           guid);
-		goto out;
-	}
-	for (int n = 1; n <= 9; n++) {
-		snprintf(name, sizeof(name), "BCD.LU%d", n);
-		lb_err_clear(err);
-		rc = lb_bcd_put(target, (uint64_t)json_integer_value(off), next, name, err);
-		if (rc == 0 || err->kind != LB_EK_REFUSED)
-			break;
-	}
-	if (rc == 0) {
-		char p[64];
-
-		snprintf(p, sizeof(p), "\\EFI\\Microsoft\\Boot\\%s", name);
-		json_object_set_new(out, "esp_backup", json_string(p));
-		json_object_set_new(out, "target", json_string(target));
-		json_object_set_new(out, "status", json_string("restored"));
-	}
-out:
-	unlink(next);
-	unlink(cur);
-	rmdir(dir);
-	return rc;
 }
 
 /* ---- one entry ---- */
@@ -362,6 +128,162 @@ static bool holds(struct lb_ntfs *ntfs, const char *path, const char *sha)
 	lb_sha256_hex(d, (size_t)len, cur);
 	free(d);
 	return !strcmp(cur, sha);
+}
+
+/* ---- files: moved back or recreated, with their 8.3 name ---- */
+
+/* The 8.3 name fix recorded (NULL: none, or a bundle made before short
+ * names were kept). */
+static const char *rec_short(json_t *ent)
+{
+	const char *s = json_string_value(json_object_get(ent, "short_name"));
+
+	return s && *s ? s : NULL;
+}
+
+/* The 8.3 name of the file at path against the recorded one. */
+enum short_state { SHORT_OK, SHORT_MISSING, SHORT_TAKEN };
+
+static enum short_state short_state(struct lb_ntfs *ntfs, const char *path, json_t *ent)
+{
+	const char *want = rec_short(ent);
+	const char *sep = strrchr(path, '\\');
+	struct lb_ntfs_stat mine, other;
+	struct lb_ntfs_shape sh;
+	char alias[1100];
+	struct lb_err e;
+
+	if (!want || (lb_ntfs_shape(ntfs, path, &sh, &e) == 0 && !strcasecmp(sh.short_name, want)))
+		return SHORT_OK;
+	/* another file may have taken the name since the fix */
+	snprintf(alias, sizeof(alias), "%.*s\\%s", sep ? (int)(sep - path) : 0, path, want);
+	if (lb_ntfs_stat(ntfs, path, &mine, &e) == 0 && lb_ntfs_stat(ntfs, alias, &other, &e) == 0 &&
+	    other.mft_ref != mine.mft_ref)
+		return SHORT_TAKEN;
+	return SHORT_MISSING;
+}
+
+/* Gives the file at path (back in place) its recorded 8.3 name, unless
+ * another file took that name meanwhile: then reason says so, and the
+ * file stays without it (not an error: the file itself is back).  1 the
+ * name was given, 0 nothing to do, -1 with err. */
+static int short_back(struct lb_ntfs *ntfs, const char *path, json_t *ent, json_t *out,
+                      struct lb_err *err)
+{
+	const char *want = rec_short(ent);
+	enum short_state ss = short_state(ntfs, path, ent);
+	char reason[1400];
+
+	if (ss == SHORT_TAKEN) {
+		snprintf(reason, sizeof(reason), "restored without its 8.3 name %s: another file "
+		         "has that name now", want);
+		json_object_set_new(out, "reason", json_string(reason));
+	}
+	if (ss != SHORT_MISSING)
+		return 0;
+	if (lb_ntfs_set_short_name(ntfs, path, want, err))
+		return -1;
+	json_object_set_new(out, "short_name", json_string(want));
+	return 1;
+}
+
+/* The quarantined copy (found by name and SHA-256 under
+ * \loopbreaker.quarantine*) renamed back to path. */
+static int move_back(struct lb_ntfs *ntfs, const char *path, const char *sha, json_t *ent,
+                     json_t *out, struct lb_err *err)
+{
+	struct qsearch q;
+	const char *leaf = strrchr(path, '\\');
+	char parent[1024];
+	char *s;
+
+	memset(&q, 0, sizeof(q));
+	q.ntfs = ntfs;
+	q.name = leaf ? leaf + 1 : path;
+	q.sha = sha;
+	q.size = (uint64_t)json_integer_value(json_object_get(ent, "size"));
+	lb_ntfs_readdir(ntfs, "\\", root_q_cb, &q, err);
+	if (!q.found[0])
+		return lb_err_set(err, LB_EK_REFUSED, 0, "quarantined copy of %s not found (or "
+		                  "changed) under \\loopbreaker.quarantine*; not restored", path);
+	snprintf(parent, sizeof(parent), "%s", path);
+	s = strrchr(parent, '\\');
+	if (s && s != parent) {
+		*s = 0;
+		if (lb_ntfs_mkdir_p(ntfs, parent, err))
+			return -1;
+	}
+	if (lb_ntfs_move(ntfs, q.found, path, err))
+		return -1;
+	json_object_set_new(out, "from", json_string(q.found));
+	return 0;
+}
+
+/* A deleted file recreated from the bundle with its times and attributes. */
+static int recreate(struct lb_ntfs *ntfs, const char *path, const char *sha,
+                    const struct blob *blob, json_t *ent, struct lb_err *err)
+{
+	json_t *t = json_object_get(ent, "ntfs_times");
+	struct lb_ntfs_stat times;
+	char cur[65];
+
+	if (!blob)
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: bytes missing from the bundle", path);
+	lb_sha256_hex(blob->data, blob->len, cur);
+	if (strcmp(cur, sha))
+		return lb_err_set(err, LB_EK_INPUT, 0, "%s: bundle copy does not match its sha256",
+		                  path);
+	memset(&times, 0, sizeof(times));
+	times.created = json_integer_value(json_object_get(t, "created"));
+	times.modified = json_integer_value(json_object_get(t, "modified"));
+	times.mft_changed = json_integer_value(json_object_get(t, "mft_changed"));
+	times.accessed = json_integer_value(json_object_get(t, "accessed"));
+	if (!t)
+		times.modified = times.created = times.accessed = times.mft_changed =
+			iso_to_nt(json_string_value(json_object_get(ent, "modified")));
+	times.attributes = (uint32_t)json_integer_value(json_object_get(ent, "attributes"));
+	return lb_ntfs_create_file(ntfs, path, blob->data, blob->len, &times, err);
+}
+
+/* A quarantine or delete entry: the file back at its path with its bytes
+ * (verified) and its 8.3 name. */
+static int undo_file(struct vol *v, const struct blob *blob, json_t *ent, json_t *out,
+                     struct lb_err *err)
+{
+	const char *action = json_string_value(json_object_get(ent, "action"));
+	const char *path = json_string_value(json_object_get(ent, "path"));
+	const char *sha = json_string_value(json_object_get(ent, "sha256"));
+	struct lb_ntfs *ntfs = v->lv.ntfs;
+	struct lb_ntfs_stat st;
+	int rc = lb_ntfs_stat(ntfs, path, &st, err);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && holds(ntfs, path, sha)) {
+		/* back already; the 8.3 name may be missing (an undo cut short) */
+		rc = short_back(ntfs, path, ent, out, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && json_object_get(out, "reason"))
+			json_object_set_new(out, "status", json_string("already_restored"));
+		else if (rc == 0)
+			undo_already(out);
+		else
+			json_object_set_new(out, "status", json_string("restored"));
+		return rc ? 0 : 1;
+	}
+	if (rc == 0)
+		return lb_err_set(err, LB_EK_REFUSED, 0, "%s exists again with other contents: the "
+		                  "target changed since the fix; not restored", path);
+	if (!strcmp(action, "quarantine") ? move_back(ntfs, path, sha, ent, out, err)
+	                                  : recreate(ntfs, path, sha, blob, ent, err))
+		return -1;
+	if (!holds(ntfs, path, sha))
+		return lb_err_set(err, LB_EK_IO, 0, "%s: restored bytes do not verify", path);
+	if (short_back(ntfs, path, ent, out, err) < 0)
+		return -1;
+	json_object_set_new(out, "status", json_string("restored"));
+	return 0;
 }
 
 /* Is entry ent undone already on v (the file back with its bytes, the
@@ -388,7 +310,8 @@ static bool undone_already(struct vol *v, const struct bundle *b, json_t *ent)
 	if (strcmp(action, "quarantine") && strcmp(action, "delete") &&
 	    strcmp(action, "registry_hive"))
 		return false;
-	return lb_ntfs_stat(v->lv.ntfs, path, &st, &e) == 0 && holds(v->lv.ntfs, path, sha);
+	return lb_ntfs_stat(v->lv.ntfs, path, &st, &e) == 0 && holds(v->lv.ntfs, path, sha) &&
+	       short_state(v->lv.ntfs, path, ent) != SHORT_MISSING;
 }
 
 static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t *out,
@@ -399,9 +322,6 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 	const char *sha = json_string_value(json_object_get(ent, "sha256"));
 	const char *ap = json_string_value(json_object_get(ent, "archive_path"));
 	const struct blob *blob = undo_find_blob(b, ap);
-	struct lb_ntfs_stat st;
-	char cur[65];
-	int rc;
 
 	if (!action || !path)
 		return lb_err_set(err, LB_EK_INPUT, 0, "manifest entry without action or path");
@@ -422,7 +342,7 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 			return lb_err_set(err, LB_EK_INPUT, 0, "hiberfil.sys header missing from bundle");
 		r = lb_ntfs_pread(v->lv.ntfs, path, now, blob->len, 0, err);
 		if (r == (int64_t)blob->len && !memcmp(now, blob->data, blob->len))
-			return already(out);
+			return undo_already(out);
 		if (r != (int64_t)blob->len || memcmp(now, "\0\0\0\0", 4) ||
 		    memcmp(now + 4, blob->data + 4, blob->len - 4))
 			return lb_err_set(err, LB_EK_REFUSED, 0, "%s changed since the fix; not restored",
@@ -434,80 +354,9 @@ static int undo_entry(struct vol *v, const struct bundle *b, json_t *ent, json_t
 	}
 	if (!sha)
 		return lb_err_set(err, LB_EK_INPUT, 0, "manifest entry %s without sha256", path);
-	rc = lb_ntfs_stat(v->lv.ntfs, path, &st, err);
-	if (rc < 0)
-		return -1;
-	if (rc == 0 && holds(v->lv.ntfs, path, sha))
-		return already(out);
-	if (rc == 0)
-		return lb_err_set(err, LB_EK_REFUSED, 0, "%s exists again with other contents: the "
-		                  "target changed since the fix; not restored", path);
-	if (!strcmp(action, "quarantine")) {
-		struct qsearch q;
-		const char *leaf = strrchr(path, '\\');
-
-		memset(&q, 0, sizeof(q));
-		q.ntfs = v->lv.ntfs;
-		q.name = leaf ? leaf + 1 : path;
-		q.sha = sha;
-		q.size = (uint64_t)json_integer_value(json_object_get(ent, "size"));
-		lb_ntfs_readdir(v->lv.ntfs, "\\", root_q_cb, &q, err);
-		if (!q.found[0])
-			return lb_err_set(err, LB_EK_REFUSED, 0, "quarantined copy of %s not found (or "
-			                  "changed) under \\loopbreaker.quarantine*; not restored", path);
-		{
-			char parent[1024];
-			char *s;
-
-			snprintf(parent, sizeof(parent), "%s", path);
-			s = strrchr(parent, '\\');
-			if (s && s != parent) {
-				*s = 0;
-				if (lb_ntfs_mkdir_p(v->lv.ntfs, parent, err))
-					return -1;
-			}
-		}
-		if (lb_ntfs_move(v->lv.ntfs, q.found, path, err))
-			return -1;
-		json_object_set_new(out, "from", json_string(q.found));
-	} else if (!strcmp(action, "delete")) {
-		json_t *t = json_object_get(ent, "ntfs_times");
-		struct lb_ntfs_stat times;
-
-		if (!blob)
-			return lb_err_set(err, LB_EK_INPUT, 0, "%s: bytes missing from the bundle", path);
-		lb_sha256_hex(blob->data, blob->len, cur);
-		if (strcmp(cur, sha))
-			return lb_err_set(err, LB_EK_INPUT, 0, "%s: bundle copy does not match its sha256",
-			                  path);
-		memset(&times, 0, sizeof(times));
-		times.created = json_integer_value(json_object_get(t, "created"));
-		times.modified = json_integer_value(json_object_get(t, "modified"));
-		times.mft_changed = json_integer_value(json_object_get(t, "mft_changed"));
-		times.accessed = json_integer_value(json_object_get(t, "accessed"));
-		if (!t)
-			times.modified = times.created = times.accessed = times.mft_changed =
-				iso_to_nt(json_string_value(json_object_get(ent, "modified")));
-		times.attributes = (uint32_t)json_integer_value(json_object_get(ent, "attributes"));
-		if (lb_ntfs_create_file(v->lv.ntfs, path, blob->data, blob->len, &times, err))
-			return -1;
-	} else {
+	if (strcmp(action, "quarantine") && strcmp(action, "delete"))
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: unknown action \"%s\"", path, action);
-	}
-	/* verify */
-	{
-		uint8_t *d;
-		uint64_t len;
-
-		if (lb_ntfs_read_all(v->lv.ntfs, path, BLOB_MAX, &d, &len, err))
-			return -1;
-		lb_sha256_hex(d, (size_t)len, cur);
-		free(d);
-		if (strcmp(cur, sha))
-			return lb_err_set(err, LB_EK_IO, 0, "%s: restored bytes do not verify", path);
-	}
-	json_object_set_new(out, "status", json_string("restored"));
-	return 0;
+	return undo_file(v, blob, ent, out, err);
 }
 
 /* One manifest entry: 0 restored; 1 nothing to do (kept, already
@@ -549,7 +398,7 @@ static int undo_one(const struct bundle *b, json_t *ent, struct utargets *ut, js
 	rc = undone_already(&v, b, ent);
 	undo_close_volume(&v, NULL);
 	if (rc)
-		return already(out);
+		return undo_already(out);
 	if (undo_open_volume(ut, ent, out, true, &v, err))
 		return -1;
 	json_object_set_new(out, "target", json_string(v.target));

@@ -5,11 +5,14 @@
  * serial, volume and disk GUID or MBR signature; undo_target.c) must match
  * a given target (or the target recorded in the bundle).  Then:
  * a quarantined file is moved back from \loopbreaker.quarantine*; a deleted
- * file is recreated from the bundle with its original times; a cleared
- * hibernation signature is restored.  Nothing is done for an entry whose
- * target changed since the fix (the original name exists again with other
- * bytes, the quarantined copy is missing or differs): it is reported as
- * refused; one already undone is reported as already_restored.
+ * file is recreated from the bundle with its original times; either gets
+ * its recorded 8.3 name back; a cleared hibernation signature is restored.
+ * Every target undo may write is claimed exclusively (lb_source_claim) for
+ * the whole run; one another process holds is refused, naming it.
+ * Nothing is done for an entry whose target changed since the fix (the
+ * original name exists again with other bytes, the quarantined copy is
+ * missing or differs, a BCD entry has another mode): it is reported as
+ * refused; one already as before the fix is reported as already_restored.
  * BitLocker volumes are unlocked with unlock (NULL: only clear NTFS). */
 #ifndef LB_UNDO_H
 #define LB_UNDO_H

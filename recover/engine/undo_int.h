@@ -35,12 +35,30 @@ void undo_bundle_free(struct bundle *b);
 /* The member called name, or NULL. */
 const struct blob *undo_find_blob(const struct bundle *b, const char *name);
 
+/* An entry whose change is undone already (an earlier undo): status
+ * already_restored on out; returns 1 (lb_undo.c). */
+int undo_already(json_t *out);
+
+/* ---- undo_registry.c ---- */
+
+struct vol;
+/* A registry_hive entry: the original hive back through the same safe swap
+ * as fix, whole or value by value (stamp names the kept copy).  0
+ * restored, 1 already restored, -1 with err. */
+int undo_hive(struct vol *v, const struct bundle *b, json_t *ent, json_t *out,
+              const char *stamp, struct lb_err *err);
+/* A bcd_safeboot entry on target: the old safe-boot mode back if the entry
+ * still has the mode fix set; already_restored (nothing written) if it has
+ * the old one again.  0, 1, or -1 with err. */
+int undo_bcd(const char *target, json_t *ent, json_t *out, struct lb_err *err);
+
 /* ---- undo_target.c: where an entry may be restored ---- */
 
 /* A target undo may write: given on the command line, or (none given)
  * recorded in the bundle. */
 struct ucand {
 	const char *path;
+	struct lb_claim claim;         /* held exclusively for the run, as fix does */
 	json_t *id;                    /* its disk identity (NULL: could not be read) */
 	bool excluded;                 /* not the disk the bundle was made from */
 	char why[600];                 /* why it cannot be used */

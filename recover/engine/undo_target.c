@@ -142,6 +142,14 @@ int undo_targets_init(struct utargets *ut, const char *const *targets, size_t n,
 		struct lb_err err;
 
 		lb_err_clear(&err);
+		/* one writer per disk: owned like fix owns it, until the end */
+		if (lb_source_claim(c->path, true, &c->claim, &err)) {
+			c->excluded = true;
+			snprintf(c->why, sizeof(c->why), "%s", err.msg);
+			json_array_append_new(reasons, json_string(c->why));
+			ex = 1;
+			continue;
+		}
 		c->id = cand_identity(c->path, &err);
 		if (!c->id) {
 			snprintf(c->why, sizeof(c->why), "%s", err.msg);
@@ -157,8 +165,10 @@ int undo_targets_init(struct utargets *ut, const char *const *targets, size_t n,
 
 void undo_targets_free(struct utargets *ut)
 {
-	for (size_t i = 0; i < ut->n; i++)
+	for (size_t i = 0; i < ut->n; i++) {
+		lb_source_release(&ut->c[i].claim);
 		json_decref(ut->c[i].id);
+	}
 	free(ut->c);
 	memset(ut, 0, sizeof(*ut));
 }

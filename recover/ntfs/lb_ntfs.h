@@ -86,6 +86,26 @@ int lb_ntfs_create_file(struct lb_ntfs *v, const char *path, const void *data, u
 int lb_ntfs_pwrite(struct lb_ntfs *v, const char *path, const void *buf, uint64_t n, uint64_t off,
                    struct lb_err *err);
 
+/* What a copy of a file's unnamed data stream does not capture, and its
+ * 8.3 short name (lb_ntfs_names.c). */
+struct lb_ntfs_shape {
+	unsigned links;         /* names in directories (hard links), 8.3 aliases not counted */
+	unsigned streams;       /* named $DATA attributes (alternate data streams) */
+	char stream[256];       /* the first one's name, UTF-8 */
+	bool sparse;            /* the unnamed $DATA is sparse */
+	char short_name[64];    /* 8.3 name of the file in path's directory (upper case), "" if none */
+};
+
+/* Reads only.  0, or -1 with err (the file or its directory cannot be read). */
+int lb_ntfs_shape(struct lb_ntfs *v, const char *path, struct lb_ntfs_shape *s,
+                  struct lb_err *err);
+/* Gives the file at path the 8.3 name short_name in its directory (the long
+ * name becomes a Win32 name, or Win32+DOS when the two are the same name),
+ * replacing any other 8.3 name it has there.  Not atomic: libntfs-3g adds
+ * the 8.3 name, then removes and re-adds the long one. */
+int lb_ntfs_set_short_name(struct lb_ntfs *v, const char *path, const char *short_name,
+                           struct lb_err *err);
+
 /* Converts NTFS time to Unix seconds, and formats as "2024-07-19T04:09:00Z"
  * (fractions kept when non-zero: "…:00.5Z"). */
 int64_t lb_ntfs_time_to_unix(int64_t nt);

@@ -5,6 +5,7 @@
  *   lb_ntfs_device.c  the ntfs_device_operations that forward to an lb_io
  *   lb_ntfs_write.c   mkdir, create, overwrite, move (link + unlink), unlink
  *   lb_ntfs_state.c   hibernation, $LogFile restart pages, dirty flag, label
+ *   lb_ntfs_names.c   hard links, streams, sparse layout; 8.3 short names
  *
  * The ntfs-3g headers rely on the system headers, so they come first. */
 #ifndef LB_NTFS_PRIV_H

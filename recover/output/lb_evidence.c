@@ -50,6 +50,18 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && strcasecmp(s + a - b, suffix) == 0;
 }
 
+const char lb_evidence_suffixes[] = ".tar.zst, .tar.xz, .tar.gz, .tgz, .tar or .zip";
+
+bool lb_evidence_suffix_ok(const char *path)
+{
+	static const char *const ok[] = { ".tar.zst", ".tar.xz", ".tar.gz", ".tgz", ".tar", ".zip" };
+
+	for (size_t i = 0; path && i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (ends_with(path, ok[i]) && strlen(path) > strlen(ok[i]))
+			return true;
+	return false;
+}
+
 static int add_entry(struct archive *a, const char *name, const void *data, size_t len,
                      int64_t mtime, struct lb_err *err)
 {
@@ -88,7 +100,7 @@ static struct archive *open_archive(const char *path, int fd, struct lb_err *err
 			archive_write_add_filter_xz(a);
 		else if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz"))
 			archive_write_add_filter_gzip(a);
-		else if (!ends_with(path, ".tar") && archive_write_add_filter_zstd(a) != ARCHIVE_OK) {
+		else if (ends_with(path, ".tar.zst") && archive_write_add_filter_zstd(a) != ARCHIVE_OK) {
 			lb_err_set(err, LB_EK_INTERNAL, 0, "evidence: zstd: %s", archive_error_string(a));
 			archive_write_free(a);
 			return NULL;
@@ -151,6 +163,9 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 	struct stat st;
 	int fd, rc = -1;
 
+	if (!lb_evidence_suffix_ok(path))
+		return lb_err_set(err, LB_EK_USAGE, 0, "evidence bundle %s: unknown type (its name must "
+		                  "end in %s)", path, lb_evidence_suffixes);
 	if (lstat(path, &st) == 0)
 		return lb_err_set(err, LB_EK_USAGE, EEXIST, "evidence bundle %s", path);
 	if ((size_t)snprintf(tmp, tmplen, "%s.partial-XXXXXX", path) >= tmplen)

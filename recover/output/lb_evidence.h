@@ -8,6 +8,7 @@
 #define LB_EVIDENCE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,13 @@ int lb_evidence_write(const char *path, json_t *manifest_header,
 int lb_evidence_commit(const char *tmp, const char *path, struct lb_err *err);
 /* Removes an uncommitted bundle (an interrupted run). */
 void lb_evidence_discard(const char *tmp);
+
+/* The bundle formats, by file-name suffix (case-insensitive), for
+ * messages: ".tar.zst, .tar.xz, .tar.gz, .tgz, .tar or .zip". */
+extern const char lb_evidence_suffixes[];
+/* true if path ends with one of them; any other name is refused (by the
+ * CLI before anything runs, and by lb_evidence_write: LB_EK_USAGE). */
+bool lb_evidence_suffix_ok(const char *path);
 
 /* SHA-256 of a buffer, lower-case hex. */
 void lb_sha256_hex(const uint8_t *data, size_t len, char out[65]);

@@ -2,7 +2,8 @@
 # BCD rules on a generated MBR disk: a FAT32 ESP holding the real BCD store
 # and a Windows-made NTFS volume.  safe-mode-on sets element 25000080 of the
 # default entry, a second run changes nothing, safe-mode-off clears it, undo
-# puts back the previous mode; fsck.vfat -n stays clean; scan never writes.
+# puts back the previous mode and a second undo has nothing to do
+# (already_restored); fsck.vfat -n stays clean; scan never writes.
 . "$(dirname "$0")/lib.bash"
 export MTOOLS_SKIP_CHECK=1
 GUID='{733b62e5-f608-11eb-825c-c112f60133ab}'
@@ -46,13 +47,27 @@ esp_bcd
 check "off: element key gone" bash -c "! hivexget cur.bcd '$EL' Element >/dev/null 2>&1"
 check "off: fsck.vfat" esp_fsck
 
-# undo of an older fix refuses (the mode changed since); undo of the last one restores
-rc=0; "$LB" undo --json on.tar.zst disk.img > last.json || rc=$?
+# undo of an older fix refuses (the mode changed since: network -> none, not
+# minimal -> network) and writes nothing; undo of the first one finds the
+# mode it had before (none): already_restored; undo of the last one restores
+before=$(sha256sum < disk.img)
+rc=0; "$LB" undo --json net.tar.zst disk.img > last.json || rc=$?
 eq "stale undo refused" "$rc" 1
+eq "stale undo: entry" "$(jget last.json 'r["undo"][0]["status"]')" refused
+rc=0; "$LB" undo --json on.tar.zst disk.img > last.json || rc=$?
+eq "undo of the first fix: as before it" "$rc/$(jget last.json 'r["undo"][0]["status"]')" 0/already_restored
+eq "refused and no-op undos wrote nothing" "$(sha256sum < disk.img)" "$before"
 "$LB" undo --json off.tar.zst disk.img > last.json || fail "undo exited $?"
 eq "undo: status" "$(jget last.json 'r["status"]')" restored
 eq "undo: network again" "$(safeboot)" 0100000000000000
 check "undo: fsck.vfat" esp_fsck
+# a second undo finds the old mode in place: nothing to do, nothing written
+undone=$(sha256sum < disk.img)
+rc=0; "$LB" undo --json off.tar.zst disk.img > last.json || rc=$?
+eq "second undo: exit" "$rc" 0
+eq "second undo: entry" "$(jget last.json 'r["undo"][0]["status"]')" already_restored
+eq "second undo: status" "$(jget last.json 'r["status"]')" already_restored
+eq "second undo: nothing written" "$(sha256sum < disk.img)" "$undone"
 
 # a partition image has no ESP: the BCD rule needs attention, nothing written
 dd if=disk.img of=part.img bs=1M skip=41 conv=sparse status=none
