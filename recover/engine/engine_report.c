@@ -1,6 +1,7 @@
 /* engine_report.c - the report: JSON for targets, volumes, installations
  * and BitLocker; volume status; the final summary and exit status. */
 #include "engine_int.h"
+#include "lb_report.h"
 
 #include <stdarg.h>
 #include <signal.h>
@@ -106,6 +107,7 @@ json_t *eng_install_json(const struct lb_install *in)
 	json_object_set_new(j, "ubr", in->has_ubr ? json_integer(in->ubr) : json_null());
 	json_object_set_new(j, "display_version", eng_str_or_null(in->display_version));
 	json_object_set_new(j, "install_date", eng_str_or_null(in->install_date));
+	json_object_set_new(j, "machine_guid", eng_str_or_null(in->machine_guid));
 	json_object_set_new(j, "sensor", json_pack("{s:b, s:o, s:o, s:o}", "present",
 	                    in->sensor_present, "version", eng_str_or_null(in->sensor_version),
 	                    "agent_id", eng_str_or_null(in->agent_id),
@@ -200,7 +202,8 @@ static void software_attention(struct volume *v, json_t *inst)
 void eng_finish(struct run *run, int *exit_code)
 {
 	json_t *r = run->report;
-	int ex = LB_EXIT_OK, installs = 0, findings_bad = 0, fixed = 0, regs = 0, bcds = 0;
+	int ex = LB_EXIT_OK;
+	struct lb_report_counts c;
 	bool any_fixed = false;
 	const char *host = NULL;
 	char iso[32];
@@ -226,35 +229,9 @@ void eng_finish(struct run *run, int *exit_code)
 				ts = v->status;
 			if (v->status == VS_FIXED)
 				any_fixed = true;
-			installs += v->ninstalls;
-			json_array_foreach(json_object_get(v->j, "installs"), k, ji) {
-				json_t *f;
-				size_t m;
-
+			json_array_foreach(json_object_get(v->j, "installs"), k, ji)
 				if (!host && json_string_value(json_object_get(ji, "hostname")))
 					host = json_string_value(json_object_get(ji, "hostname"));
-				json_array_foreach(json_object_get(ji, "findings"), m, f) {
-					const char *a = json_string_value(json_object_get(f, "action"));
-					const char *vd = json_string_value(json_object_get(f, "verdict"));
-					const char *kind = json_string_value(json_object_get(f, "kind"));
-
-					if (kind && !strcmp(kind, "registry")) {
-						if (a && (!strcmp(a, "set") || !strcmp(a, "deleted")))
-							regs++;
-						continue;
-					}
-					if (vd && !strcmp(vd, "bad"))
-						findings_bad++;
-					if (a && (!strcmp(a, "quarantined") || !strcmp(a, "deleted")))
-						fixed++;
-				}
-			}
-			json_array_foreach(json_object_get(v->j, "bcd"), k, ji) {
-				const char *a = json_string_value(json_object_get(ji, "action"));
-
-				if (a && (!strcmp(a, "set") || !strcmp(a, "cleared")))
-					bcds++;
-			}
 			lb_mftmirr_free(&v->mirr);
 			for (size_t i = 0; i < v->nplans; i++) {
 				if (v->plans[i].kind == PL_BCD)
@@ -275,7 +252,8 @@ void eng_finish(struct run *run, int *exit_code)
 		free(t->vols);
 		json_decref(t->id);
 	}
-	if (installs == 0 && ex < LB_EXIT_ATTENTION) {
+	lb_report_count(json_object_get(r, "targets"), &c);
+	if (c.installs == 0 && ex < LB_EXIT_ATTENTION) {
 		eng_reason(r, "no Windows installation found on any target");
 		ex = LB_EXIT_ATTENTION;
 	}
@@ -292,9 +270,7 @@ void eng_finish(struct run *run, int *exit_code)
 	                                             ex == LB_EXIT_ATTENTION ? "needs_attention" :
 	                                             any_fixed ? "fixed" : "clean"));
 	json_object_set_new(r, "exit_code", json_integer(ex));
-	json_object_set_new(r, "summary", json_pack("{s:i, s:i, s:i, s:i, s:i}", "installs",
-	                    installs, "bad_files", findings_bad, "files_fixed", fixed,
-	                    "registry_values_changed", regs, "bcd_changes", bcds));
+	json_object_set_new(r, "summary", lb_report_counts_json(&c));
 	if (run->tmpdir[0])
 		rmdir(run->tmpdir);
 	iso_now(iso);

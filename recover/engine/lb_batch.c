@@ -98,7 +98,7 @@ static void child(const struct lb_options *o, const char *target, const char *re
 	}
 	ex = lb_engine_run(&c, &target, 1, &r);
 	lb_err_clear(&err);
-	if (lb_report_write(r, report, &err)) {
+	if (lb_report_write_run(r, report, NULL, &err)) {
 		fprintf(stderr, "loopbreaker: %s\n", err.msg);
 		ex = LB_EXIT_INTERNAL;
 	}
