@@ -272,8 +272,12 @@ t_scan_direct() {
 # upload-direct: no stick (PXE-like), fix, then "loopbreaker upload" of report
 # and evidence to an HTTP collector on the host (10.0.2.2 from the guest)
 t_upload_direct() {
-	echo "== upload-direct: -kernel/-initrd, no stick, fix, upload to an HTTP collector"
+	echo "== upload-direct: -kernel/-initrd, no stick, two Windows disks, fix, upload to an HTTP collector"
 	make_disk upload-direct
+	# a second machine's disk in the same box: its own report and upload
+	sed 's/WKS-BOOT-01/WKS-BOOT-02/' "$src/tests/boot/windows.spec" > "$W/upload-direct.spec2"
+	LB_BUILD=$LB_BUILD python3 "$src/scripts/mkimage.py" "$W/upload-direct.spec2" \
+		"$W/upload-direct.win2.img" > /dev/null || fail "upload-direct: second disk"
 	rm -rf "$W/collector" "$W/collector.port" && mkdir -p "$W/collector"
 	python3 "$src/tests/boot/collector.py" "$W/collector" "$W/collector.port" 2> "$W/collector.log" &
 	local cpid=$! i rc=0 s=$W/upload-direct.serial
@@ -285,16 +289,25 @@ t_upload_direct() {
 		-kernel "$M/vmlinuz" -initrd "$M/initrd.img" \
 		-append "console=ttyS0,115200 loglevel=4 loopbreaker.media=net loopbreaker.delay=0 loopbreaker.upload=http://10.0.2.2:$port/reports/" \
 		-drive if=none,id=win,format=raw,file="$W/upload-direct.win.img" \
-		-device virtio-blk-pci,drive=win || rc=$?
+		-device virtio-blk-pci,drive=win \
+		-drive if=none,id=win2,format=raw,file="$W/upload-direct.win2.img" \
+		-device virtio-blk-pci,drive=win2 || rc=$?
 	kill "$cpid" 2>/dev/null || true
 	wait "$cpid" 2>/dev/null || true
 	after_boot upload-direct $rc "$W/upload-direct.win.img"
 	check "upload-direct: /init says uploaded" grep -q 'report uploaded' "$s"
 	local rep ev
-	rep=$(ls "$W/collector/"*report.json 2>/dev/null | head -1)
 	ev=$(ls "$W/collector/"*evidence.tar.zst 2>/dev/null | head -1)
-	eq "upload-direct: collector got the report" "$(jget "$rep" 'r["status"]' 2>/dev/null)" fixed
+	for h in "$HOST" WKS-BOOT-02; do
+		rep=$(ls "$W/collector/$h-"*report.*-"$h".json 2>/dev/null | head -1)
+		eq "upload-direct: collector got $h's own report" \
+			"$(jget "$rep" '(r["kind"], r["hostname"], r["status"])' 2>/dev/null)" "('machine', '$h', 'fixed')"
+	done
+	eq "upload-direct: one report per machine, no summary sent" "$(ls "$W/collector/"*.json | wc -l)" 2
+	check "upload-direct: screen lists both machines" grep -q "Machine 2/2: WKS-BOOT-02 FIXED" "$s"
 	check "upload-direct: collector got the evidence" tar --zstd -tf "$ev"
+	"$LB" scan --json "$W/upload-direct.win2.img" > "$W/upload-direct.rescan2.json" 2>/dev/null || true
+	eq "upload-direct: second disk fixed too" "$(jget "$W/upload-direct.rescan2.json" 'r["status"]')" clean
 }
 
 # nodisk-direct: only the stick, no other disk (a missing storage driver
