@@ -370,11 +370,14 @@ static void print_batch_summary(json_t *report, const char *report_dir)
 	json_t *d;
 	size_t i;
 
-	json_array_foreach(json_object_get(report, "disks"), i, d)
+	json_array_foreach(json_object_get(report, "disks"), i, d) {
 		printf("%-16s %s %s\n", json_string_value(json_object_get(d, "status")),
 		       json_string_value(json_object_get(d, "path")),
 		       json_string_value(json_object_get(d, "hostname")) ?
 		       json_string_value(json_object_get(d, "hostname")) : "");
+		if (json_string_value(json_object_get(d, "reason")))
+			printf("    ! %s\n", json_string_value(json_object_get(d, "reason")));
+	}
 	d = json_object_get(report, "totals");
 	printf("RESULT: %s (%lld fixed, %lld clean, %lld need attention, %lld errors; reports "
 	       "in %s)\n", json_string_value(json_object_get(report, "status")),
