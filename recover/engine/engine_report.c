@@ -159,8 +159,35 @@ void eng_used_protector(struct run *run, struct volume *v, const char *prot,
 	json_array_foreach(list, i, e)
 		if (!strcmp(json_string_value(json_object_get(e, "protector")), prot))
 			return;
-	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i}", "protector", prot, "source",
-	                      source, "volume_guid", v->bl->volume_guid, "partition", v->part.number));
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:O, s:n}", "protector", prot,
+	                      "source", source, "volume_guid", v->bl->volume_guid, "partition",
+	                      v->part.number, "target", json_object_get(v->j, "device"),
+	                      "hostname"));
+}
+
+/* Each used protector gets the name of the machine it opened: the
+ * hostname of the installation on its volume (known only after the scan),
+ * else the volume's BitLocker description (it starts with the PC name). */
+static void name_protectors(json_t *r)
+{
+	json_t *p, *t, *v;
+	size_t i, j, k;
+
+	json_array_foreach(json_object_get(r, "bitlocker_protectors_used"), i, p)
+		json_array_foreach(json_object_get(r, "targets"), j, t)
+			json_array_foreach(json_object_get(t, "volumes"), k, v) {
+				json_t *bl = json_object_get(v, "bitlocker");
+				const char *g = json_string_value(json_object_get(bl, "volume_guid"));
+				json_t *h = json_object_get(json_array_get(json_object_get(v, "installs"), 0),
+				                            "hostname");
+
+				if (!g || strcmp(g, json_string_value(json_object_get(p, "volume_guid"))))
+					continue;
+				if (!json_is_string(h))
+					h = json_object_get(bl, "description");
+				if (json_is_string(h))
+					json_object_set(p, "hostname", h);
+			}
 }
 
 json_t *eng_volume_json(const char *target, const struct lb_part *p)
@@ -253,6 +280,7 @@ void eng_finish(struct run *run, int *exit_code)
 		json_decref(t->id);
 	}
 	lb_report_count(json_object_get(r, "targets"), &c);
+	name_protectors(r);
 	if (c.installs == 0 && ex < LB_EXIT_ATTENTION) {
 		eng_reason(r, "no Windows installation found on any target");
 		ex = LB_EXIT_ATTENTION;

@@ -119,6 +119,16 @@ static const char *upper_status(const char *st)
 	return st;
 }
 
+/* Which protector opened a BitLocker volume: its key is to be rotated. */
+static void bitlocker_line(json_t *bl, FILE *out)
+{
+	json_t *w = json_object_get(bl, "unlocked_with");
+
+	if (json_is_true(json_object_get(bl, "unlocked")) && json_is_object(w))
+		fprintf(out, "    BitLocker: unlocked with protector %s (key from %s): rotate it\n",
+		        s(w, "protector"), s(w, "source"));
+}
+
 /* A run over several machines: one line each, "N machines" for RESULT. */
 static void machines_summary(json_t *r, FILE *out)
 {
@@ -188,6 +198,7 @@ void lb_report_summary(json_t *r, FILE *out)
 					fprintf(out, "\n");
 				}
 			}
+			bitlocker_line(json_object_get(v, "bitlocker"), out);
 			json_array_foreach(json_object_get(v, "reasons"), k, reason)
 				fprintf(out, "    ! %s\n", json_string_value(reason));
 		}
