@@ -111,6 +111,8 @@ class Install:
         self.build = o.get("build", "19045")
         self.ubr = int(o.get("ubr", "4651"), 0)
         self.display = o.get("display", "22H2")
+        # MachineGuid (SOFTWARE\Microsoft\Cryptography): per hostname unless given
+        self.machine_guid = o.get("machine_guid", str(guid("machine", self.hostname)))
         self.controlset = int(o.get("controlset", "1"))
         self.hives = [h.upper() for h in o.get("hives", "SYSTEM,SOFTWARE").split(",") if h]
         self.dirty = [h.upper() for h in o.get("dirty", "").split(",") if h]
@@ -195,7 +197,7 @@ def parse_spec(text):
             elif cmd == "install":
                 need_ntfs(part, cmd)
                 pos, o = kv(args, {"hostname", "product", "edition", "build", "ubr", "display",
-                                   "controlset", "hives", "dirty", "crowdstrike"}, where)
+                                   "controlset", "hives", "dirty", "crowdstrike", "machine_guid"}, where)
                 inst = Install(pos[0] if pos else "\\Windows", o)
                 if not inst.root.startswith("\\"):
                     raise SpecError("SystemRoot must start with a backslash: %r" % inst.root)
@@ -395,6 +397,8 @@ def software_spec(inst):
         '"CurrentVersion"=sz:6.3',
         '"SystemRoot"=sz:C:%s' % inst.root,
         '"InstallationType"=sz:Client',
+        "[Microsoft\\Cryptography]",
+        '"MachineGuid"=sz:%s' % inst.machine_guid,
     ]
     return "\n".join(lines + inst.reg["SOFTWARE"]) + "\n"
 

@@ -46,7 +46,8 @@ static const char common_help[] =
 "  --playbook NAME|FILE  built-in playbook or playbook file to run (repeatable;\n"
 "                        default crowdstrike-2024-07-19; docs/playbook-format.md)\n"
 "  --param NAME=VALUE    value of a playbook parameter, used as ${NAME} (repeatable)\n"
-"  --report FILE         write the JSON report to FILE\n"
+"  --report FILE         write the JSON report to FILE (several machines: the run\n"
+"                        summary, and each machine's report as FILE.N-HOST.json)\n"
 "  --json                print the JSON report on stdout instead of the summary\n"
 "  --exclude DEV         never touch this device (repeatable; with no TARGET)\n"
 "  --jobs N              batch: repair the TARGETs N at a time, one process, report and\n"
@@ -319,11 +320,10 @@ static void pause_at(const char *point, void *ctx)
 }
 #endif
 
-/* Upload the report of a single run (batch mode uploads per disk). */
-static void upload_report(const struct scanfix *sf, json_t *report)
+/* Upload one report (written at rp, or to a temporary file when rp is
+ * NULL) with the evidence bundle ev (NULL: none). */
+static void upload_one(const struct scanfix *sf, json_t *report, const char *rp, const char *ev)
 {
-	const char *rp = sf->report_path;
-	json_t *ev = json_object_get(report, "evidence");
 	char tmp_report[256] = "";
 	struct lb_err err;
 
@@ -344,12 +344,36 @@ static void upload_report(const struct scanfix *sf, json_t *report)
 		}
 	}
 	if (rp)
-		lb_upload_after_fix(sf->upload_url, rp,
-		                    json_string_value(json_object_get(ev, "path")), &sf->upopts, stderr);
+		lb_upload_after_fix(sf->upload_url, rp, ev, &sf->upopts, stderr);
 	else
 		fprintf(stderr, "loopbreaker: warning: report not uploaded (no temporary file)\n");
 	if (tmp_report[0])
 		unlink(tmp_report);
+}
+
+/* Upload the run's reports (batch mode uploads per disk): one per machine,
+ * the evidence bundle once, with the first. */
+static void upload_report(const struct scanfix *sf, json_t *report, json_t *machines)
+{
+	const char *ev = json_string_value(json_object_get(json_object_get(report, "evidence"),
+	                                                   "path"));
+	const char *rp = sf->report_path, *slash = rp ? strrchr(rp, '/') : NULL;
+	json_t *m;
+	size_t i;
+
+	if (json_array_size(machines) <= 1) {
+		upload_one(sf, report, rp, ev);
+		return;
+	}
+	json_array_foreach(machines, i, m) {
+		const char *base = json_string_value(json_object_get(json_object_get(m, "machine"),
+		                                                     "report"));
+		char p[4096];
+
+		if (rp && base)
+			snprintf(p, sizeof(p), "%.*s%s", slash ? (int)(slash - rp + 1) : 0, rp, base);
+		upload_one(sf, m, rp && base ? p : NULL, i == 0 ? ev : NULL);
+	}
 }
 
 static void print_batch_summary(json_t *report, const char *report_dir)
@@ -357,11 +381,14 @@ static void print_batch_summary(json_t *report, const char *report_dir)
 	json_t *d;
 	size_t i;
 
-	json_array_foreach(json_object_get(report, "disks"), i, d)
+	json_array_foreach(json_object_get(report, "disks"), i, d) {
 		printf("%-16s %s %s\n", json_string_value(json_object_get(d, "status")),
 		       json_string_value(json_object_get(d, "path")),
 		       json_string_value(json_object_get(d, "hostname")) ?
 		       json_string_value(json_object_get(d, "hostname")) : "");
+		if (json_string_value(json_object_get(d, "reason")))
+			printf("    ! %s\n", json_string_value(json_object_get(d, "reason")));
+	}
 	d = json_object_get(report, "totals");
 	printf("RESULT: %s (%lld fixed, %lld clean, %lld need attention, %lld errors; reports "
 	       "in %s)\n", json_string_value(json_object_get(report, "status")),
@@ -389,12 +416,19 @@ static const char *const *targets_of(struct scanfix *sf, int argc, char **argv, 
 	return (const char *const *)*discovered;
 }
 
+/* docs/usage.md: a report that cannot be written is at least 3 */
+static int report_failed(int ex, const struct lb_err *err)
+{
+	fprintf(stderr, "loopbreaker: %s\n", err->msg);
+	return lb_exit_worse(ex, LB_EXIT_INTERNAL);
+}
+
 static int run_parsed(struct scanfix *sf, int argc, char **argv)
 {
 	char **discovered = NULL;
 	const char *const *targets;
 	size_t ntargets;
-	json_t *report = NULL;
+	json_t *report = NULL, *machines = NULL;
 	struct lb_err err;
 	struct sigaction old[2];
 	int ex;
@@ -433,16 +467,16 @@ static int run_parsed(struct scanfix *sf, int argc, char **argv)
 	cmd_keyopts_free(&sf->keys);
 	/* no key digits in anything printed, written or sent from here on */
 	lb_report_redact(report);
-	if (sf->report_path) {
-		lb_err_clear(&err);
-		if (lb_report_write(report, sf->report_path, &err)) {
-			fprintf(stderr, "loopbreaker: %s\n", err.msg);
-			/* docs/usage.md: a report that cannot be written is at least 3 */
-			ex = lb_exit_worse(ex, LB_EXIT_INTERNAL);
-		}
+	lb_err_clear(&err);
+	if (sf->jobs) {
+		if (sf->report_path && lb_report_write(report, sf->report_path, &err))
+			ex = report_failed(ex, &err);
+	} else if (lb_report_write_run(report, sf->report_path, &machines, &err)) {
+		ex = report_failed(ex, &err);
 	}
 	if (sf->upload_url && !sf->jobs)
-		upload_report(sf, report);
+		upload_report(sf, report, machines);
+	json_decref(machines);
 	if (sf->json) {
 		json_dumpf(report, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

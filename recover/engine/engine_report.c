@@ -1,6 +1,7 @@
 /* engine_report.c - the report: JSON for targets, volumes, installations
  * and BitLocker; volume status; the final summary and exit status. */
 #include "engine_int.h"
+#include "lb_report.h"
 
 #include <stdarg.h>
 #include <signal.h>
@@ -106,6 +107,7 @@ json_t *eng_install_json(const struct lb_install *in)
 	json_object_set_new(j, "ubr", in->has_ubr ? json_integer(in->ubr) : json_null());
 	json_object_set_new(j, "display_version", eng_str_or_null(in->display_version));
 	json_object_set_new(j, "install_date", eng_str_or_null(in->install_date));
+	json_object_set_new(j, "machine_guid", eng_str_or_null(in->machine_guid));
 	json_object_set_new(j, "sensor", json_pack("{s:b, s:o, s:o, s:o}", "present",
 	                    in->sensor_present, "version", eng_str_or_null(in->sensor_version),
 	                    "agent_id", eng_str_or_null(in->agent_id),
@@ -157,8 +159,35 @@ void eng_used_protector(struct run *run, struct volume *v, const char *prot,
 	json_array_foreach(list, i, e)
 		if (!strcmp(json_string_value(json_object_get(e, "protector")), prot))
 			return;
-	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i}", "protector", prot, "source",
-	                      source, "volume_guid", v->bl->volume_guid, "partition", v->part.number));
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:O, s:n}", "protector", prot,
+	                      "source", source, "volume_guid", v->bl->volume_guid, "partition",
+	                      v->part.number, "target", json_object_get(v->j, "device"),
+	                      "hostname"));
+}
+
+/* Each used protector gets the name of the machine it opened: the
+ * hostname of the installation on its volume (known only after the scan),
+ * else the volume's BitLocker description (it starts with the PC name). */
+static void name_protectors(json_t *r)
+{
+	json_t *p, *t, *v;
+	size_t i, j, k;
+
+	json_array_foreach(json_object_get(r, "bitlocker_protectors_used"), i, p)
+		json_array_foreach(json_object_get(r, "targets"), j, t)
+			json_array_foreach(json_object_get(t, "volumes"), k, v) {
+				json_t *bl = json_object_get(v, "bitlocker");
+				const char *g = json_string_value(json_object_get(bl, "volume_guid"));
+				json_t *h = json_object_get(json_array_get(json_object_get(v, "installs"), 0),
+				                            "hostname");
+
+				if (!g || strcmp(g, json_string_value(json_object_get(p, "volume_guid"))))
+					continue;
+				if (!json_is_string(h))
+					h = json_object_get(bl, "description");
+				if (json_is_string(h))
+					json_object_set(p, "hostname", h);
+			}
 }
 
 json_t *eng_volume_json(const char *target, const struct lb_part *p)
@@ -200,7 +229,8 @@ static void software_attention(struct volume *v, json_t *inst)
 void eng_finish(struct run *run, int *exit_code)
 {
 	json_t *r = run->report;
-	int ex = LB_EXIT_OK, installs = 0, findings_bad = 0, fixed = 0, regs = 0, bcds = 0;
+	int ex = LB_EXIT_OK;
+	struct lb_report_counts c;
 	bool any_fixed = false;
 	const char *host = NULL;
 	char iso[32];
@@ -226,35 +256,9 @@ void eng_finish(struct run *run, int *exit_code)
 				ts = v->status;
 			if (v->status == VS_FIXED)
 				any_fixed = true;
-			installs += v->ninstalls;
-			json_array_foreach(json_object_get(v->j, "installs"), k, ji) {
-				json_t *f;
-				size_t m;
-
+			json_array_foreach(json_object_get(v->j, "installs"), k, ji)
 				if (!host && json_string_value(json_object_get(ji, "hostname")))
 					host = json_string_value(json_object_get(ji, "hostname"));
-				json_array_foreach(json_object_get(ji, "findings"), m, f) {
-					const char *a = json_string_value(json_object_get(f, "action"));
-					const char *vd = json_string_value(json_object_get(f, "verdict"));
-					const char *kind = json_string_value(json_object_get(f, "kind"));
-
-					if (kind && !strcmp(kind, "registry")) {
-						if (a && (!strcmp(a, "set") || !strcmp(a, "deleted")))
-							regs++;
-						continue;
-					}
-					if (vd && !strcmp(vd, "bad"))
-						findings_bad++;
-					if (a && (!strcmp(a, "quarantined") || !strcmp(a, "deleted")))
-						fixed++;
-				}
-			}
-			json_array_foreach(json_object_get(v->j, "bcd"), k, ji) {
-				const char *a = json_string_value(json_object_get(ji, "action"));
-
-				if (a && (!strcmp(a, "set") || !strcmp(a, "cleared")))
-					bcds++;
-			}
 			lb_mftmirr_free(&v->mirr);
 			for (size_t i = 0; i < v->nplans; i++) {
 				if (v->plans[i].kind == PL_BCD)
@@ -275,7 +279,9 @@ void eng_finish(struct run *run, int *exit_code)
 		free(t->vols);
 		json_decref(t->id);
 	}
-	if (installs == 0 && ex < LB_EXIT_ATTENTION) {
+	lb_report_count(json_object_get(r, "targets"), &c);
+	name_protectors(r);
+	if (c.installs == 0 && ex < LB_EXIT_ATTENTION) {
 		eng_reason(r, "no Windows installation found on any target");
 		ex = LB_EXIT_ATTENTION;
 	}
@@ -292,9 +298,7 @@ void eng_finish(struct run *run, int *exit_code)
 	                                             ex == LB_EXIT_ATTENTION ? "needs_attention" :
 	                                             any_fixed ? "fixed" : "clean"));
 	json_object_set_new(r, "exit_code", json_integer(ex));
-	json_object_set_new(r, "summary", json_pack("{s:i, s:i, s:i, s:i, s:i}", "installs",
-	                    installs, "bad_files", findings_bad, "files_fixed", fixed,
-	                    "registry_values_changed", regs, "bcd_changes", bcds));
+	json_object_set_new(r, "summary", lb_report_counts_json(&c));
 	if (run->tmpdir[0])
 		rmdir(run->tmpdir);
 	iso_now(iso);

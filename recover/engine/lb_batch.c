@@ -50,7 +50,7 @@ static bool stopping(const struct lb_options *o)
  * request is passed on to the running children at once (1: none ended
  * yet; -1: no children). */
 static int reap(const struct lb_options *o, struct slot *slots, int jobs, int *codes,
-                double *ms, bool *forwarded)
+                double *ms, bool *forwarded, size_t *ended)
 {
 	const struct timespec tick = { 0, 20 * 1000 * 1000 };
 	int st;
@@ -74,6 +74,7 @@ static int reap(const struct lb_options *o, struct slot *slots, int jobs, int *c
 
 			codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : LB_EXIT_INTERNAL;
 			ms[i] = elapsed_ms(&slots[k].start);
+			*ended = i;
 			slots[k].pid = 0;
 			return 0;
 		}
@@ -98,7 +99,7 @@ static void child(const struct lb_options *o, const char *target, const char *re
 	}
 	ex = lb_engine_run(&c, &target, 1, &r);
 	lb_err_clear(&err);
-	if (lb_report_write(r, report, &err)) {
+	if (lb_report_write_run(r, report, NULL, &err)) {
 		fprintf(stderr, "loopbreaker: %s\n", err.msg);
 		ex = LB_EXIT_INTERNAL;
 	}
@@ -109,6 +110,53 @@ static void child(const struct lb_options *o, const char *target, const char *re
 
 static int batch_run(const struct lb_options *o, const char *const *targets, size_t n, int jobs,
                      const char *dir, json_t *s);
+
+/* What a disk's report says first: a run-wide reason, a target's error, a
+ * volume's first reason; NULL when it says nothing. */
+static const char *first_reason(json_t *r)
+{
+	json_t *t, *v;
+	size_t i, j;
+	const char *why = json_string_value(json_array_get(json_object_get(r, "reasons"), 0));
+
+	json_array_foreach(json_object_get(r, "targets"), i, t) {
+		if (!why)
+			why = json_string_value(json_object_get(t, "error"));
+		json_array_foreach(json_object_get(t, "volumes"), j, v)
+			if (!why)
+				why = json_string_value(json_array_get(json_object_get(v, "reasons"), 0));
+	}
+	return why;
+}
+
+/* One finished disk on stderr: "[3/16] vm03.img: fixed (ETA 0:42)".  On a
+ * terminal the line of a fixed or clean disk is overwritten by the next;
+ * a disk that needs attention or failed keeps its line, with the reason. */
+static void progress(const char *target, const char *report, size_t done, size_t n,
+                     const struct timespec *t0)
+{
+	json_error_t je;
+	json_t *r = json_load_file(report, 0, &je);
+	const char *st = r ? json_string_value(json_object_get(r, "status")) : NULL;
+	const char *why = r ? first_reason(r) : "no report written";
+	bool ok = st && (!strcmp(st, "fixed") || !strcmp(st, "clean"));
+	bool tty = isatty(STDERR_FILENO);
+	double el = elapsed_ms(t0) / 1000.0, eta = done ? el / (double)done * (double)(n - done) : 0;
+	char line[512];
+
+	snprintf(line, sizeof(line), "[%zu/%zu] %s: %s", done, n, target, st ? st : "error");
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	if (!ok)
+		fprintf(stderr, "%s%s%.300s\n", line, why ? ": " : "", why ? why : "");
+	else if (!tty)
+		fprintf(stderr, "%s\n", line);
+	if (tty && done < n)
+		fprintf(stderr, "[%zu/%zu] ETA %d:%02d", done, n, (int)eta / 60, (int)eta % 60);
+	else if (tty)
+		fprintf(stderr, "[%zu/%zu] done in %d:%02d\n", done, n, (int)el / 60, (int)el % 60);
+	json_decref(r);
+}
 
 int lb_batch_run(const struct lb_options *o, const char *const *targets, size_t n, int jobs,
                  const char *dir, json_t **summary)
@@ -136,7 +184,7 @@ static int batch_run(const struct lb_options *o, const char *const *targets, siz
 	json_t *disks = json_array();
 	int *codes = calloc(n ? n : 1, sizeof(*codes));
 	double *ms = calloc(n ? n : 1, sizeof(*ms));
-	size_t next = 0, done = 0;
+	size_t next = 0, done = 0, ended = 0;
 	int running = 0, worst = 0, totals[4] = { 0 }, rc;
 	bool forwarded = false;
 	char report[4200], evidence[4200];
@@ -186,12 +234,14 @@ static int batch_run(const struct lb_options *o, const char *const *targets, siz
 		}
 		if (running == 0)
 			break;
-		rc = reap(o, slots, jobs, codes, ms, &forwarded);
+		rc = reap(o, slots, jobs, codes, ms, &forwarded, &ended);
 		if (rc < 0)
 			break;
 		if (rc == 0) {
 			running--;
 			done++;
+			names(dir, ended, targets[ended], report, evidence, sizeof(report));
+			progress(targets[ended], report, done, n, &t0);
 		}
 	}
 	for (size_t i = next; i < n; i++)
@@ -213,6 +263,10 @@ static int batch_run(const struct lb_options *o, const char *const *targets, siz
 			json_object_set(d, "hostname", json_object_get(r, "hostname"));
 			json_object_set(d, "evidence", json_object_get(r, "evidence"));
 		}
+		if (strcmp(status, "fixed") && strcmp(status, "clean"))
+			json_object_set_new(d, "reason", json_string(
+			        r && first_reason(r) ? first_reason(r) : i >= next ?
+			        "not started: the run was interrupted" : "no report written"));
 		json_array_append_new(disks, d);
 		json_decref(r);
 		totals[!strcmp(status, "fixed") ? 0 : !strcmp(status, "clean") ? 1 :

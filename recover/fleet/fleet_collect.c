@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "lb_file.h"
+#include "lb_report.h"
 
 #define FLEET_MAX_REPORT (64u << 20) /* bigger files are not reports */
 #define FLEET_MAX_DEPTH 32
@@ -152,12 +153,13 @@ static bool is_json_name(const char *name)
 	return name[0] != '.' && n > 5 && !strcasecmp(name + n - 5, ".json");
 }
 
+static int add_report(struct fleet *fl, json_t *rep, const char *path, struct lb_err *err);
+
 /* One file: a report becomes a row; anything else is counted and skipped. */
 static int add_file(struct fleet *fl, const char *path, const struct lb_fleet_opts *o,
                     struct lb_err *err)
 {
 	struct lb_fleet_stats *st = fl->st;
-	struct lb_fleet_rep *row;
 	struct lb_err rerr;
 	json_error_t jerr;
 	struct stat sb;
@@ -185,19 +187,67 @@ static int add_file(struct fleet *fl, const char *path, const struct lb_fleet_op
 		st->unreadable++;
 		return 0;
 	}
+	return add_report(fl, rep, path, err);
+}
+
+/* One machine's report (rep consumed); *is_report says it was one. */
+static int add_one(struct fleet *fl, json_t *rep, const char *path, bool *is_report,
+                   struct lb_err *err)
+{
+	struct lb_fleet_rep *row;
+	struct lb_err rerr;
+
+	lb_err_clear(&rerr);
 	row = lb_fleet_reduce(rep, path, &rerr);
 	json_decref(rep);
 	if (!row) {
-		if (rerr.kind == LB_EK_INPUT) {
-			st->not_reports++;
+		if (rerr.kind == LB_EK_INPUT)
 			return 0;
-		}
 		*err = rerr;
 		return -1;
 	}
-	st->reports++;
+	*is_report = true;
 	if (fleet_add(fl, row))
 		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "fleet table");
+	return 0;
+}
+
+/* A report file (rep consumed): a run summary over several machines
+ * ("kind": "run") is skipped, since each machine has its own report beside
+ * it; a report of several machines from before there were machine reports
+ * (no "kind") is split like loopbreaker splits one now (lb_report_machines),
+ * each part named PATH#N. */
+static int add_report(struct fleet *fl, json_t *rep, const char *path, struct lb_err *err)
+{
+	const char *kind = json_string_value(json_object_get(rep, "kind"));
+	json_t *ms, *m;
+	size_t i;
+	bool is_report = false;
+	int rc = 0;
+
+	if (kind && !strcmp(kind, "run")) {
+		json_decref(rep);
+		fl->st->not_reports++;
+		return 0;
+	}
+	ms = kind ? NULL : lb_report_machines(rep);
+	if (json_array_size(ms) > 1) {
+		json_array_foreach(ms, i, m) {
+			char *p = NULL;
+
+			if (rc || asprintf(&p, "%s#%zu", path, i + 1) < 0)
+				break;
+			rc = add_one(fl, json_incref(m), p, &is_report, err);
+			free(p);
+		}
+		json_decref(rep);
+	} else {
+		rc = add_one(fl, rep, path, &is_report, err);
+	}
+	json_decref(ms);
+	if (!rc)
+		is_report ? fl->st->reports++ : fl->st->not_reports++;
+	return rc;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define FLEET_INCIDENT_START 1721347200 /* 2024-07-19T00:00:00Z */
 #define FLEET_CLOCK_DAYS 30
@@ -51,11 +52,26 @@ void lb_fleet_row_free(struct lb_fleet_row *r)
 	free(r);
 }
 
-/* a newer than b: later finish time, then later finished_at text, then path */
+/* A report time a machine's clock can have told: not before the incident,
+ * not more than a day past now (a dead RTC battery says 2000-01-01 or
+ * some far date; such a report must not hide a later real one). */
+static bool plausible_time(time_t t)
+{
+	static time_t now;
+
+	if (!now)
+		now = time(NULL);
+	return t >= FLEET_INCIDENT_START && t <= now + 86400;
+}
+
+/* a newer than b: a plausible time before an impossible one, then later
+ * finish time, then later finished_at text, then path */
 static bool newer(const struct lb_fleet_rep *a, const struct lb_fleet_rep *b)
 {
 	int c;
 
+	if (plausible_time(a->when) != plausible_time(b->when))
+		return plausible_time(a->when);
 	if (a->when != b->when)
 		return a->when > b->when;
 	c = strcmp(a->finished_at, b->finished_at);

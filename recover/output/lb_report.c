@@ -119,11 +119,36 @@ static const char *upper_status(const char *st)
 	return st;
 }
 
+/* Which protector opened a BitLocker volume: its key is to be rotated. */
+static void bitlocker_line(json_t *bl, FILE *out)
+{
+	json_t *w = json_object_get(bl, "unlocked_with");
+
+	if (json_is_true(json_object_get(bl, "unlocked")) && json_is_object(w))
+		fprintf(out, "    BitLocker: unlocked with protector %s (key from %s): rotate it\n",
+		        s(w, "protector"), s(w, "source"));
+}
+
+/* A run over several machines: one line each, "N machines" for RESULT. */
+static void machines_summary(json_t *r, FILE *out)
+{
+	json_t *m;
+	size_t i, n = json_array_size(json_object_get(r, "machines"));
+
+	json_array_foreach(json_object_get(r, "machines"), i, m)
+		fprintf(out, "machine %zu/%zu: %s %s%s%s\n", i + 1, n,
+		        s(m, "hostname")[0] ? s(m, "hostname") : "(unknown host)",
+		        upper_status(s(m, "status")), s(m, "report")[0] ? " - report " : "",
+		        s(m, "report"));
+}
+
 void lb_report_summary(json_t *r, FILE *out)
 {
 	json_t *t, *v, *in, *f, *reason;
 	size_t i, j, k, m;
 	int nvol = 0;
+	size_t nmach = json_array_size(json_object_get(r, "machines"));
+	char who[300] = "";
 
 	lb_report_redact(r);
 	fprintf(out, "loopbreaker %s %s (%s)\n", s(json_object_get(r, "tool"), "version"),
@@ -173,6 +198,7 @@ void lb_report_summary(json_t *r, FILE *out)
 					fprintf(out, "\n");
 				}
 			}
+			bitlocker_line(json_object_get(v, "bitlocker"), out);
 			json_array_foreach(json_object_get(v, "reasons"), k, reason)
 				fprintf(out, "    ! %s\n", json_string_value(reason));
 		}
@@ -181,8 +207,13 @@ void lb_report_summary(json_t *r, FILE *out)
 		fprintf(out, "! %s\n", json_string_value(reason));
 	if (json_is_object(json_object_get(r, "evidence")))
 		fprintf(out, "evidence: %s\n", s(json_object_get(r, "evidence"), "path"));
-	fprintf(out, "RESULT: %s%s%s (%d volume%s checked, exit %lld)\n", upper_status(s(r, "status")),
-	        s(r, "hostname")[0] ? " - " : "", s(r, "hostname"), nvol, nvol == 1 ? "" : "s",
+	machines_summary(r, out);
+	if (nmach > 1)
+		snprintf(who, sizeof(who), " - %zu machines", nmach);
+	else if (s(r, "hostname")[0])
+		snprintf(who, sizeof(who), " - %s", s(r, "hostname"));
+	fprintf(out, "RESULT: %s%s (%d volume%s checked, exit %lld)\n", upper_status(s(r, "status")),
+	        who, nvol, nvol == 1 ? "" : "s",
 	        (long long)json_integer_value(json_object_get(r, "exit_code")));
 }
 

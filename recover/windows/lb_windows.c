@@ -226,6 +226,8 @@ void lb_windows_identify(struct lb_ntfs *v, struct lb_install *inst)
 				         "%Y-%m-%dT%H:%M:%SZ", &tm);
 			}
 		}
+		lb_hive_get_string(hv.h, "Microsoft\\Cryptography", "MachineGuid",
+		                   inst->machine_guid, sizeof(inst->machine_guid));
 		sensor_version(hv.h, inst->sensor_version, sizeof(inst->sensor_version));
 		lb_hive_close(&hv);
 	}

@@ -31,6 +31,7 @@ struct lb_install {
 	bool has_ubr;
 	int current_controlset;
 	char install_date[32];      /* UTC ISO 8601 from SOFTWARE InstallDate */
+	char machine_guid[64];      /* SOFTWARE Microsoft\Cryptography MachineGuid */
 	bool sensor_present;        /* CrowdStrike Falcon sensor (Services\CSAgent) */
 	char sensor_version[64];    /* from its Uninstall entry */
 	char agent_id[64];          /* Services\CSAgent\Sim AG, hex */

@@ -97,7 +97,7 @@ after_boot() { # NAME RC DISK
 	[ "$rc" = 0 ] || { echo "--- last lines of $s:"; tail -40 "$s" | tr -d '\r'; }
 	check "$name: /init ran loopbreaker" grep -qE 'loopbreaker: \[[0-9.]+\] running: loopbreaker fix' "$s"
 	check "$name: console says powering off" grep -qE 'loopbreaker: \[[0-9.]+\] powering off' "$s"
-	check "$name: status screen FIXED for $HOST" grep -q "RESULT status=fixed exit=0 host=$HOST" "$s"
+	check "$name: status screen FIXED for $HOST" grep -qE "RESULT status=fixed exit=0 host=([^ ]*,)?$HOST[, ]" "$s"
 	"$LB" scan --json "$disk" > "$W/$name.rescan.json" 2>/dev/null || true
 	eq "$name: host rescan of the disk" "$(jget "$W/$name.rescan.json" 'r["status"]')" clean
 	check "$name: bad file in \\loopbreaker.quarantine" bash -c \
@@ -275,8 +275,12 @@ t_scan_direct() {
 # upload-direct: no stick (PXE-like), fix, then "loopbreaker upload" of report
 # and evidence to an HTTP collector on the host (10.0.2.2 from the guest)
 t_upload_direct() {
-	echo "== upload-direct: -kernel/-initrd, no stick, fix, upload to an HTTP collector"
+	echo "== upload-direct: -kernel/-initrd, no stick, two Windows disks, fix, upload to an HTTP collector"
 	make_disk upload-direct
+	# a second machine's disk in the same box: its own report and upload
+	sed 's/WKS-BOOT-01/WKS-BOOT-02/' "$src/tests/boot/windows.spec" > "$W/upload-direct.spec2"
+	LB_BUILD=$LB_BUILD python3 "$src/scripts/mkimage.py" "$W/upload-direct.spec2" \
+		"$W/upload-direct.win2.img" > /dev/null || fail "upload-direct: second disk"
 	rm -rf "$W/collector" "$W/collector.port" && mkdir -p "$W/collector"
 	python3 "$src/tests/boot/collector.py" "$W/collector" "$W/collector.port" 2> "$W/collector.log" &
 	local cpid=$! i rc=0 s=$W/upload-direct.serial
@@ -288,16 +292,27 @@ t_upload_direct() {
 		-kernel "$M/vmlinuz" -initrd "$M/initrd.img" \
 		-append "console=ttyS0,115200 loglevel=4 loopbreaker.media=net loopbreaker.delay=0 loopbreaker.upload=http://10.0.2.2:$port/reports/" \
 		-drive if=none,id=win,format=raw,file="$W/upload-direct.win.img" \
-		-device virtio-blk-pci,drive=win || rc=$?
+		-device virtio-blk-pci,drive=win \
+		-drive if=none,id=win2,format=raw,file="$W/upload-direct.win2.img" \
+		-device virtio-blk-pci,drive=win2 || rc=$?
 	kill "$cpid" 2>/dev/null || true
 	wait "$cpid" 2>/dev/null || true
 	after_boot upload-direct $rc "$W/upload-direct.win.img"
 	check "upload-direct: /init says uploaded" grep -q 'report uploaded' "$s"
+	check "upload-direct: the screen says where the report went" grep -q 'Report: *uploaded to http://10.0.2.2:' "$s"
+	check "upload-direct: no stick, so no 'remove the stick'" bash -c "! grep -q 'Remove the stick' '$s'"
 	local rep ev
-	rep=$(ls "$W/collector/"*report.json 2>/dev/null | head -1)
 	ev=$(ls "$W/collector/"*evidence.tar.zst 2>/dev/null | head -1)
-	eq "upload-direct: collector got the report" "$(jget "$rep" 'r["status"]' 2>/dev/null)" fixed
+	for h in "$HOST" WKS-BOOT-02; do
+		rep=$(ls "$W/collector/$h-"*report.*-"$h".json 2>/dev/null | head -1)
+		eq "upload-direct: collector got $h's own report" \
+			"$(jget "$rep" '(r["kind"], r["hostname"], r["status"])' 2>/dev/null)" "('machine', '$h', 'fixed')"
+	done
+	eq "upload-direct: one report per machine, no summary sent" "$(ls "$W/collector/"*.json | wc -l)" 2
+	check "upload-direct: screen lists both machines" grep -qE "Machine [12]/2: WKS-BOOT-02 FIXED" "$s"
 	check "upload-direct: collector got the evidence" tar --zstd -tf "$ev"
+	"$LB" scan --json "$W/upload-direct.win2.img" > "$W/upload-direct.rescan2.json" 2>/dev/null || true
+	eq "upload-direct: second disk fixed too" "$(jget "$W/upload-direct.rescan2.json" 'r["status"]')" clean
 }
 
 # nodisk-direct: only the stick, no other disk (a missing storage driver
@@ -314,6 +329,7 @@ t_nodisk_direct() {
 		-device virtio-blk-pci,drive=stick || rc=$?
 	eq "nodisk-direct: VM powered itself off" "$rc" 0
 	check "nodisk-direct: says no local disk" grep -q 'NO LOCAL DISK FOUND' "$s"
+	check "nodisk-direct: the screen names the driver fix" grep -q 'Reason: *NO DISK FOUND - a storage driver may be missing (Intel VMD/RST: switch the controller to AHCI' "$s"
 	check "nodisk-direct: NEEDS ATTENTION" grep -q 'RESULT status=needs_attention' "$s"
 	check "nodisk-direct: the stick was not a target" grep -q -- '--exclude /dev/vda' "$s"
 	echo "nodisk-direct: wall ${WALL} s" | tee -a "$W/timings.txt"
@@ -354,6 +370,9 @@ t_ipxe_uefi() {
 	check "ipxe-uefi: iPXE ran boot.ipxe" grep -qa 'site.cpio' "$s1"
 	check "ipxe-uefi: site.cpio reached /init" grep -q 'config: /etc/loopbreaker/config' "$s1"
 	check "ipxe-uefi: boot 1 uploaded" grep -q 'report uploaded' "$s1"
+	check "ipxe-uefi: the screen says Secure Boot off (OVMF without it)" grep -q 'Secure Boot: off' "$s1"
+	check "ipxe-uefi: the screen says the report was uploaded" grep -q 'Report: *uploaded to ' "$s1"
+	check "ipxe-uefi: network boot: start from the disk" grep -q 'Start the machine from its disk (boot menu, or network boot off)' "$s1"
 	sum=$(sha256sum < "$W/ipxe-uefi.win.img")
 	rc=0
 	ipxe_boot ipxe-uefi-2 || rc=$?

@@ -37,6 +37,10 @@ eq "hostname inside" "$(jget last.json 'r["hostname"]')" WKS-WIN732BITA
 check "no key in report" bash -c "! grep -q '$RP' last.json"
 eq "scan wrote nothing" "$(sha256sum < enc.img)" "$(sha256sum < pristine.img)"
 
+# the screen names the protector whose key was used (to rotate it)
+"$LB" scan --keys crowdstrike.csv enc.img > scan-screen.txt 2>&1 || true
+check "the screen names the protector to rotate" grep -q "BitLocker: unlocked with protector {$RPID}" scan-screen.txt
+
 # wrong key: refused, untouched
 printf '%s\n' 'KeyID,RecoveryKey' "{$RPID},042647-302313-590458-071500-554323-116567-412181-516978" > wrong.csv
 run 1 fix --keys wrong.csv --evidence wrong.tar.zst enc.img
@@ -56,6 +60,9 @@ for keys in crowdstrike.csv ad.csv sealed; do
 	fi
 	eq "$keys: fixed" "$(jget last.json 'r["status"]')" fixed
 	eq "$keys: protector used" "$(jget last.json 'r["bitlocker_protectors_used"][0]["protector"]')" "{$RPID}"
+	eq "$keys: protector used on which machine and disk" \
+		"$(jget last.json 'r["bitlocker_protectors_used"][0]["hostname"], r["bitlocker_protectors_used"][0]["target"]')" \
+		"('WKS-WIN732BITA', 'e2e.img')"
 	q=$(jget last.json 'r["targets"][0]["volumes"][0]["installs"][0]["findings"][0]["quarantine_path"]')
 	# re-open with the key and look
 	"$LB_BUILD/lb-blwrite" dump e2e.img "$RP" dec.img || fail "$keys: dump"
