@@ -39,8 +39,9 @@
  *  - Limits of 0.7.3 and what this layer does about them:
  *      encrypt-on-write (EOW) volumes: refused by dislocker; refused here
  *        first with LB_EK_INPUT and a clear message;
- *      only the first recovery-password protector is tried: a key for a
- *        second one is reported as wrong (the message lists both IDs);
+ *      only the first recovery-password protector is tried: with several,
+ *        the VMK is derived here from the one the key opens and handed to
+ *        dislocker as a private VMK file (lb_bitlocker_vmk.h);
  *      passwords are widened to UTF-16 byte by byte: we hand over Latin-1,
  *        so characters up to U+00FF work, others are refused (LB_EK_INPUT);
  *      Windows 11 .BEK files are rejected: a stripped copy is written to a

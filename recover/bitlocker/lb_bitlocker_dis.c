@@ -16,6 +16,7 @@
  * The headers are only used for types and constants. */
 #include "lb_bitlocker.h"
 #include "lb_bitlocker_key.h"
+#include "lb_bitlocker_vmk.h"
 #include "lb_keys.h"
 
 #include <errno.h>
@@ -61,6 +62,7 @@ static struct {
 	uint16_t (*dis_inouts_sector_size)(dis_context_t);
 	uint64_t (*dis_inouts_volume_size)(dis_context_t);
 	int *dis_errno;
+	struct lb_bl_vmk_fns vmk;   /* any recovery protector (lb_bitlocker_vmk.h) */
 } D;
 static void *dis_handle;
 
@@ -73,6 +75,9 @@ static int dis_load(struct lb_err *err)
 		DIS_SYM(enlock), DIS_SYM(dis_destroy), DIS_SYM(get_fvevol_fd),
 		DIS_SYM(dis_inouts_sector_size), DIS_SYM(dis_inouts_volume_size),
 		DIS_SYM(dis_errno),
+		{ "intermediate_key", (void **)&D.vmk.intermediate_key },
+		{ "get_nested_datumvaluetype", (void **)&D.vmk.get_nested_datumvaluetype },
+		{ "get_vmk", (void **)&D.vmk.get_vmk },
 	};
 
 	if (dis_handle)
@@ -319,6 +324,33 @@ struct lb_io *lb_bitlocker_open(const char *path, uint64_t offset, uint64_t size
 	return lb_bitlocker_open2(path, offset, size, key, writable, NULL, err);
 }
 
+/* dislocker 0.7.3 checks a recovery password against the first recovery
+ * protector only: with several, the VMK is derived here from whichever
+ * protector the password opens (lb_bitlocker_vmk.c) and handed over as a
+ * private VMK file (bt; removed right after dis_initialize).  k->first
+ * becomes that protector. */
+static int vmk_for_any_protector(const char *path, uint64_t offset,
+                                 const struct lb_bitlocker_info *info, struct lb_bl_key_use *k,
+                                 struct lb_bl_bek_tmp *bt, struct lb_err *err)
+{
+	uint8_t vmk[LB_BL_VMK_LEN];
+	char list[512];
+	int idx = lb_bl_vmk_from_rp(&D.vmk, path, offset, info, k->rp, vmk, err);
+
+	if (idx < 0) {
+		sodium_memzero(vmk, sizeof(vmk));
+		if (err->kind != LB_EK_REFUSED)
+			return -1;
+		list_protectors(info, LB_BLP_RECOVERY_PASSWORD, list, sizeof(list));
+		return lb_err_set(err, LB_EK_REFUSED, 0, "wrong recovery password for protectors %s",
+		                  list);
+	}
+	k->first = idx;
+	idx = lb_bl_secret_tmp(bt, "vmk", vmk, sizeof(vmk), err);
+	sodium_memzero(vmk, sizeof(vmk));
+	return idx;
+}
+
 struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t size,
                                  const struct lb_bitlocker_key *key, bool writable,
                                  char used_protector[LB_GUID_STRLEN], struct lb_err *err)
@@ -371,6 +403,9 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	/* ---- dislocker (not thread-safe; see lb_bitlocker.h) ---- */
 	if (dis_load(err))
 		goto fail;
+	if (key->kind == LB_BLK_RECOVERY_PASSWORD && k.nprot > 1 &&
+	    vmk_for_any_protector(path, offset, info, &k, &bt, err))
+		goto fail;
 	lb_bl_locale_save(&loc);
 	dis = D.dis_new();
 	if (!dis) {
@@ -385,6 +420,11 @@ struct lb_io *lb_bitlocker_open2(const char *path, uint64_t offset, uint64_t siz
 	D.dis_setopt(dis, DIS_OPT_FORCE_BLOCK, &force_block);
 	switch (key->kind) {
 	case LB_BLK_RECOVERY_PASSWORD:
+		if (bt.path[0]) {   /* several recovery protectors: the VMK we derived */
+			D.dis_setopt(dis, DIS_OPT_USE_VMK_FILE, &on);
+			D.dis_setopt(dis, DIS_OPT_SET_VMK_FILE_PATH, bt.path);
+			break;
+		}
 		D.dis_setopt(dis, DIS_OPT_USE_RECOVERY_PASSWORD, &on);
 		D.dis_setopt(dis, DIS_OPT_SET_RECOVERY_PASSWORD, k.rp);
 		sodium_memzero(k.rp, sizeof(k.rp));

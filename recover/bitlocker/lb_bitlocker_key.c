@@ -119,12 +119,43 @@ static int password_for_dislocker(const char *utf8, char **out, struct lb_err *e
 }
 
 
+int lb_bl_secret_tmp(struct lb_bl_bek_tmp *t, const char *name, const void *data, size_t n,
+                     struct lb_err *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	int fd;
+
+	if (access("/dev/shm", W_OK) == 0)
+		tmp = "/dev/shm";   /* RAM only */
+	snprintf(t->dir, sizeof(t->dir), "%s/lb-key-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(t->dir)) {
+		int e = errno;
+
+		t->dir[0] = '\0';
+		return lb_err_set(err, LB_EK_IO, e, "private temporary directory");
+	}
+	snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, name);
+	fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || lb_write_all(fd, data, n)) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		unlink(t->path);
+		rmdir(t->dir);
+		t->dir[0] = t->path[0] = '\0';
+		return lb_err_set(err, LB_EK_IO, e, "%s", name);
+	}
+	close(fd);
+	t->len = n;
+	return 0;
+}
+
 int lb_bl_bek_sanitize(const char *path, struct lb_bl_bek_tmp *t, const char **use, struct lb_err *err)
 {
 	uint8_t *in, outb[BEK_MAX];
 	size_t n;
 	uint32_t size, pos = 48, o;
-	int fd;
 	bool strip = false;
 
 	*use = path;
@@ -172,37 +203,11 @@ int lb_bl_bek_sanitize(const char *path, struct lb_bl_bek_tmp *t, const char **u
 		goto plain;
 	lb_put_le32(outb, o);
 	lb_put_le32(outb + 12, o);
-	{
-		const char *tmp = getenv("TMPDIR");
-
-		if (access("/dev/shm", W_OK) == 0)
-			tmp = "/dev/shm";   /* RAM only */
-		snprintf(t->dir, sizeof(t->dir), "%s/lb-bek-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	}
-	if (!mkdtemp(t->dir)) {
-		int e = errno;
-
-		t->dir[0] = '\0';
+	if (lb_bl_secret_tmp(t, "key.bek", outb, o, err)) {
 		bek_free(in, n);
 		sodium_memzero(outb, sizeof(outb));
-		return lb_err_set(err, LB_EK_IO, e, "temporary directory for the startup key");
+		return lb_err_wrap(err, "temporary copy of the startup key");
 	}
-	snprintf(t->path, sizeof(t->path), "%s/key.bek", t->dir);
-	fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || lb_write_all(fd, outb, o)) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		unlink(t->path);
-		rmdir(t->dir);
-		t->dir[0] = t->path[0] = '\0';
-		bek_free(in, n);
-		sodium_memzero(outb, sizeof(outb));
-		return lb_err_set(err, LB_EK_IO, e, "temporary copy of the startup key");
-	}
-	close(fd);
-	t->len = o;
 	*use = t->path;
 plain:
 	bek_free(in, n);

@@ -47,6 +47,12 @@ void lb_bl_key_use_wipe(struct lb_bl_key_use *k);
 int lb_bl_bek_sanitize(const char *path, struct lb_bl_bek_tmp *t, const char **use, struct lb_err *err);
 void lb_bl_bek_tmp_remove(struct lb_bl_bek_tmp *t);
 
+/* A secret (a stripped .BEK, a VMK) for dislocker to read: t->path, a 0600
+ * file NAME in a fresh private directory (/dev/shm when writable: RAM
+ * only).  Remove it with lb_bl_bek_tmp_remove (which overwrites it first). */
+int lb_bl_secret_tmp(struct lb_bl_bek_tmp *t, const char *name, const void *data, size_t n,
+                     struct lb_err *err);
+
 /* dislocker calls setlocale(LC_ALL, ""); these put LC_ALL back. */
 void lb_bl_locale_save(struct lb_bl_saved_locale *s);
 void lb_bl_locale_restore(struct lb_bl_saved_locale *s);

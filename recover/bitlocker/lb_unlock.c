@@ -47,34 +47,15 @@ static void volume_notes(const struct lb_unlock *u, const struct lb_bitlocker_in
 		out[cap - 1] = '\0';
 }
 
-/* Position (1-based) of protector p among the recovery-password
- * protectors, and the first of them. */
-static unsigned rp_rank(const struct lb_bitlocker_info *info, unsigned p, unsigned *first)
-{
-	unsigned r = 0;
-
-	*first = info->n_protectors;
-	for (unsigned i = 0; i < info->n_protectors; i++) {
-		if (info->protectors[i].type != LB_BLP_RECOVERY_PASSWORD)
-			continue;
-		if (*first == info->n_protectors)
-			*first = i;
-		r++;
-		if (i == p)
-			return r;
-	}
-	return 0;
-}
-
 struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off, uint64_t size,
                              const struct lb_bitlocker_info *info, bool writable,
                              char protector[LB_GUID_STRLEN], char source[32], struct lb_err *err)
 {
 	struct lb_err e, best;
 	struct lb_io *io;
-	bool any_rp = false, tried_noid = false, skipped = false;
-	unsigned nrp = 0, first_rp = 0;
-	char hint[320] = "", notes[400];
+	bool any_rp = false, skipped = false;
+	unsigned nrp = 0;
+	char notes[400];
 
 	lb_err_clear(&best);
 	protector[0] = '\0';
@@ -100,8 +81,6 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 		any_rp = true;
 		/* an export may hold several keys for one ID: try each */
 		while ((ke = lb_keys_find(u->ks, p->guid, &pos))) {
-			unsigned rank = rp_rank(info, i, &first_rp);
-
 			lb_err_clear(&e);
 			io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, ke->recovery_password,
 			             writable, protector, &e);
@@ -111,12 +90,6 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 				return io;
 			}
 			keep_err(&best, &e);
-			if (rank > 1 && e.kind == LB_EK_REFUSED)
-				snprintf(hint, sizeof(hint), "the escrow key for %s belongs to recovery "
-				         "protector %u of %u, and libdislocker 0.7.3 checks a recovery "
-				         "password against the first one (%s) only: use that protector's "
-				         "key, or unlock the volume in Windows RE", p->guid, rank, nrp,
-				         info->protectors[first_rp].guid);
 		}
 	}
 	/* keys without an ID (a bare list, a row whose ID was unreadable):
@@ -126,7 +99,6 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 
 		if (ke->guid[0])
 			continue;
-		tried_noid = true;
 		lb_err_clear(&e);
 		io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, ke->recovery_password,
 		             writable, protector, &e);
@@ -146,7 +118,6 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 		keep_err(&best, &e);
 	}
 	for (size_t i = 0; u && nrp && i < u->nrecovery; i++) {
-		tried_noid = true;
 		lb_err_clear(&e);
 		io = try_key(path, off, size, LB_BLK_RECOVERY_PASSWORD, u->recovery_passwords[i],
 		             writable, protector, &e);
@@ -198,12 +169,6 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 			break;
 		}
 	}
-	if (!hint[0] && tried_noid && nrp > 1) {
-		rp_rank(info, 0, &first_rp);
-		snprintf(hint, sizeof(hint), "keys without a key ID were checked against the first of "
-		         "its %u recovery protectors (%s) only (libdislocker 0.7.3)", nrp,
-		         info->protectors[first_rp].guid);
-	}
 	volume_notes(u, info, notes, sizeof(notes));
 	if (best.kind != LB_EK_NONE && best.kind != LB_EK_REFUSED) {
 		*err = best;
@@ -220,10 +185,7 @@ struct lb_io *lb_unlock_open(struct lb_unlock *u, const char *path, uint64_t off
 					strcat(ids, " ");
 				strcat(ids, info->protectors[i].guid);
 			}
-		if (hint[0])
-			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume stays locked: %s%s%s", hint,
-			           notes[0] ? "; " : "", notes);
-		else if (best.kind == LB_EK_REFUSED)
+		if (best.kind == LB_EK_REFUSED)
 			lb_err_set(err, LB_EK_REFUSED, 0, "BitLocker volume stays locked: %s%s%s",
 			           best.msg, notes[0] ? "; " : "", notes);
 		else if (notes[0])

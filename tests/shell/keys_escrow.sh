@@ -8,7 +8,7 @@
 #   a bare list, --recovery-password (no key ID)         -> unlocks
 #   a row failing its block checksum                     -> reported against
 #                                                           its key ID, no digits
-#   the key of the second recovery protector             -> says why not
+#   the key of the second recovery protector             -> unlocks (own VMK)
 . "$(dirname "$0")/lib.bash"
 
 bitlocker_volume enc.img
@@ -72,22 +72,32 @@ check "junk: names no cell" bash -c "! grep -q '2358\|64311' junk.out"
 check "junk: says what it looked for" grep -q 'none of them a header name' junk.out
 
 # two recovery protectors: libdislocker 0.7.3 checks a recovery password
-# against the first only.  The first's key works without an ID; the
-# second's is refused with the reason (docs/bitlocker.md)
+# against the first only, so loopbreaker derives the VMK itself from
+# whichever protector the key opens (lb_bitlocker_vmk.c): the first's key
+# and the second's both unlock, with and without an ID, and the protector
+# reported used is the one the key belongs to
 TWO=bitlk-images/bitlk-aes-xts-128-two-recovery.img
 conf() { sed -n "/^\[bitlk-aes-xts-128-two-recovery\]/,/^\$/s/^$1=//p" bitlk-images/images.conf; }
 RP1=$(conf RP); RP2=$(conf RP2); ID1=$(conf RP_VMK_GUID); ID2=$(conf RP2_VMK_GUID)
+used() { jget last.json 'r["bitlocker_protectors_used"][0]["protector"] if r["bitlocker_protectors_used"] else ""'; }
 printf '%s\n' "$RP1" > two-first.txt
 # (the raw test volume's own NTFS does not mount: only the unlock counts)
 "$LB" scan --no-prompt --keys two-first.txt --json "$TWO" > last.json 2> last.err || true
 eq "two recovery: the first's key without ID" "$(vol "['bitlocker']['unlocked']")" True
+eq "two recovery: the first protector used" "$(used)" "{${ID1^^}}"
 printf '%s\n' 'KeyID,RecoveryKey' "{$ID2},$RP2" > two-second.csv
-run 1 scan --no-prompt --keys two-second.csv "$TWO"
-eq "two recovery: second stays locked" "$(vol "['bitlocker']['unlocked']")" False
-check "two recovery: says why" grep -q "belongs to recovery protector 2 of 2.*first one ({${ID1^^}})" <(vol "['reasons'][0]")
-run 1 scan --no-prompt --recovery-password "$RP2" "$TWO"
-check "two recovery: ID-less key, says which protector was checked" \
-	grep -q "checked against the first of its 2 recovery protectors ({${ID1^^}})" <(vol "['reasons'][0]")
-check "two recovery: no key in the reasons" bash -c "! grep -q '${RP2:0:13}\|${RP1:0:13}' last.json last.err"
+"$LB" scan --no-prompt --keys two-second.csv --json "$TWO" > last.json 2> last.err || true
+eq "two recovery: the second's key by its ID" "$(vol "['bitlocker']['unlocked']")" True
+eq "two recovery: the second protector used" "$(used)" "{${ID2^^}}"
+"$LB" scan --no-prompt --recovery-password "$RP2" --json "$TWO" > last.json 2> last.err || true
+eq "two recovery: the second's key without ID" "$(vol "['bitlocker']['unlocked']")" True
+eq "two recovery: without ID, the protector it opened" "$(used)" "{${ID2^^}}"
+printf '%s\n' 'KeyID,RecoveryKey' "{$ID2},$WRONG" > two-wrong.csv
+run 1 scan --no-prompt --keys two-wrong.csv "$TWO"
+eq "two recovery: a wrong key stays locked" "$(vol "['bitlocker']['unlocked']")" False
+check "two recovery: says every protector was tried" \
+	grep -q "wrong recovery password for protectors .*${ID1^^}.*${ID2^^}" <(vol "['reasons'][0]")
+check "two recovery: no key in the reasons" bash -c "! grep -q '${RP2:0:13}\|${RP1:0:13}\|${WRONG:0:13}' last.json last.err"
+check "two recovery: no VMK file left behind" bash -c "! ls /dev/shm/lb-key-* /tmp/lb-key-* 2>/dev/null | grep -q ."
 
 done_tests
