@@ -227,10 +227,13 @@ int main(void)
 			unlocked += rc == 0;
 		}
 		if (rp2) {
-			rc = try_unlock(m->name, LB_BLK_RECOVERY_PASSWORD, rp2, NULL, &err);
+			rc = try_unlock(m->name, LB_BLK_RECOVERY_PASSWORD, rp2, img_get(m, "RP2_VMK_GUID"),
+			                &err);
 			fprintf(stderr, "%-40s second recovery password: %s\n", m->name, rc ? err.msg : "ok");
-			/* dislocker 0.7.3 only tries the first recovery-password protector */
-			CHECK(rc == -1 && err.kind == LB_EK_REFUSED);
+			/* dislocker 0.7.3 only tries the first recovery-password
+			 * protector; the VMK of the second is derived here */
+			CHECK(rc == 0);
+			unlocked += rc == 0;
 		}
 		if (sk) {
 			char up[64];
