@@ -6,7 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
+#include "lb_engine.h"
 #include "lb_unlock.h"
+#include "lb_virt.h"
 
 int cmd_scan(int argc, char **argv);
 int cmd_fix(int argc, char **argv);
@@ -44,5 +48,36 @@ void cmd_keyopts_init(struct cmd_keyopts *k);
 bool cmd_keyopts_option(struct cmd_keyopts *k, int code, const char *arg);
 int cmd_keyopts_load(struct cmd_keyopts *k);
 void cmd_keyopts_free(struct cmd_keyopts *k);
+
+/* Libvirt domains as targets (cmd_domain.c), for scan, fix, undo and ls:
+ * put CMD_DOMAIN_LONGOPTS in the getopt_long table and hand unknown codes
+ * to cmd_domains_option (false: not ours, or too many, said why).
+ * cmd_domains_resolve looks every domain up (refusing one that is not shut
+ * off or does not exist, before anything is opened) and puts the TARGET
+ * paths, then each domain's disks, in targets/origins: 0, or the exit
+ * status after printing why.  cmd_domains_report adds "domains" (name,
+ * URI, disks, skipped disks) to a run report.  cmd_domains_free always. */
+enum { CMD_O_DOMAIN = 0x1100, CMD_O_LIBVIRT };
+#define CMD_DOMAIN_LONGOPTS \
+	{ "domain", required_argument, NULL, CMD_O_DOMAIN }, \
+	{ "libvirt", required_argument, NULL, CMD_O_LIBVIRT }
+#define CMD_MAX_DOMAINS 64
+
+struct cmd_domains {
+	const char *uri;                 /* --libvirt; NULL: libvirt's default */
+	const char *names[CMD_MAX_DOMAINS];
+	size_t nnames;
+	struct lb_virt_domain doms[CMD_MAX_DOMAINS];
+	size_t ndoms;
+	const char **targets;            /* after resolve: every target */
+	size_t ntargets;
+	struct lb_target_origin *origins; /* the ones from domains */
+	size_t norigins;
+};
+extern const char cmd_domain_help[];
+bool cmd_domains_option(struct cmd_domains *d, int code, const char *arg);
+int cmd_domains_resolve(struct cmd_domains *d, const char *const *paths, size_t npaths);
+void cmd_domains_report(const struct cmd_domains *d, json_t *report);
+void cmd_domains_free(struct cmd_domains *d);
 
 #endif

@@ -23,7 +23,7 @@
 
 static const char scan_help[] =
 "usage: loopbreaker scan [--playbook NAME|FILE] [--param NAME=VALUE] [--report FILE] [--json]\n"
-"                        [TARGET...]\n"
+"                        [--domain NAME [--libvirt URI]] [TARGET...]\n"
 "\n"
 "Finds every Windows installation on the targets and reports what the\n"
 "playbook would change.  Opens everything read-only: never writes.\n";
@@ -32,7 +32,8 @@ static const char fix_help[] =
 "usage: loopbreaker fix [--playbook NAME|FILE] [--param NAME=VALUE] [--report FILE]\n"
 "                       [--evidence FILE] [--json]\n"
 "                       [--force] [--delete] [--discard-hibernation]\n"
-"                       [--replay-journal | --discard-journal] [--exclude DEV] [TARGET...]\n"
+"                       [--replay-journal | --discard-journal] [--exclude DEV]\n"
+"                       [--domain NAME [--libvirt URI]] [TARGET...]\n"
 "\n"
 "Applies the playbook.  First every target is scanned read-only; then the\n"
 "evidence bundle (every file to be removed, with its times and SHA-256) is\n"
@@ -94,6 +95,7 @@ static void help(bool fix)
 {
 	fputs(fix ? fix_help : scan_help, stdout);
 	fputs(common_help, stdout);
+	fputs(cmd_domain_help, stdout);
 	fputs(cmd_keyopts_help, stdout);
 	if (fix)
 		fputs(fix_only_help, stdout);
@@ -119,6 +121,7 @@ struct scanfix {
 	struct lb_fault fault;
 #endif
 	struct cmd_keyopts keys;
+	struct cmd_domains doms;
 	int jobs;
 	const char *report_dir, *report_path, *upload_url;
 	struct lb_upload_opts upopts;
@@ -141,6 +144,7 @@ static const struct option lopts[] = {
 	{ "fault-inject", required_argument, NULL, O_FAULT },
 #endif
 	CMD_KEYOPTS_LONGOPTS,
+	CMD_DOMAIN_LONGOPTS,
 	{ "jobs", required_argument, NULL, O_JOBS },
 	{ "report-dir", required_argument, NULL, O_REPORTDIR },
 	{ "upload", required_argument, NULL, O_UPLOAD },
@@ -226,7 +230,7 @@ static int take_option(struct scanfix *sf, int c, const char *opt, const char *a
 	case O_UPCA: sf->upopts.ca_file = arg; return 0;
 	case O_UPSPOOL: sf->upopts.spool_dir = arg; return 0;
 	default:
-		if (cmd_keyopts_option(&sf->keys, c, arg))
+		if (cmd_keyopts_option(&sf->keys, c, arg) || cmd_domains_option(&sf->doms, c, arg))
 			return 0;
 		fprintf(stderr, "try 'loopbreaker %s --help'\n", sf->fix ? "fix" : "scan");
 		return -1;
@@ -398,15 +402,22 @@ static void print_batch_summary(json_t *report, const char *report_dir)
 	       (long long)json_integer_value(json_object_get(d, "error")), report_dir);
 }
 
-/* Targets from the command line, else every local disk (*discovered is
- * then the malloc'd list to free). */
+/* Targets from the command line and the --domain disks, else every local
+ * disk (*discovered is then the malloc'd list to free).  NULL after
+ * saying why (*ex: the exit status) when a domain cannot be used. */
 static const char *const *targets_of(struct scanfix *sf, int argc, char **argv, size_t *n,
-                                     char ***discovered)
+                                     char ***discovered, int *ex)
 {
 	*discovered = NULL;
-	if (optind < argc) {
-		*n = (size_t)(argc - optind);
-		return (const char *const *)argv + optind;
+	if (optind < argc || sf->doms.nnames || sf->doms.uri) {
+		*ex = cmd_domains_resolve(&sf->doms, (const char *const *)argv + optind,
+		                          (size_t)(argc - optind));
+		if (*ex)
+			return NULL;
+		sf->o.origins = sf->doms.origins;
+		sf->o.norigins = sf->doms.norigins;
+		*n = sf->doms.ntargets;
+		return sf->doms.targets;
 	}
 	*discovered = lb_engine_discover(sf->excl, sf->nexcl);
 	for (*n = 0; *discovered && (*discovered)[*n]; (*n)++)
@@ -444,8 +455,8 @@ static int run_parsed(struct scanfix *sf, int argc, char **argv)
 	sf->o.nplaybooks = sf->npbs;
 	sf->o.exclude = sf->excl;
 	sf->o.nexclude = sf->nexcl;
-	targets = targets_of(sf, argc, argv, &ntargets, &discovered);
-	if ((ex = cmd_keyopts_load(&sf->keys)) != 0)
+	targets = targets_of(sf, argc, argv, &ntargets, &discovered, &ex);
+	if (!targets || (ex = cmd_keyopts_load(&sf->keys)) != 0)
 		goto out;
 	sf->o.unlock = &sf->keys.unlock;
 	if (sf->jobs && sf->o.evidence_path) {
@@ -467,6 +478,7 @@ static int run_parsed(struct scanfix *sf, int argc, char **argv)
 	cmd_keyopts_free(&sf->keys);
 	/* no key digits in anything printed, written or sent from here on */
 	lb_report_redact(report);
+	cmd_domains_report(&sf->doms, report);
 	lb_err_clear(&err);
 	if (sf->jobs) {
 		if (sf->report_path && lb_report_write(report, sf->report_path, &err))
@@ -489,6 +501,7 @@ static int run_parsed(struct scanfix *sf, int argc, char **argv)
 	if (sf->fix)
 		catch_stop(false, old);
 out:
+	cmd_domains_free(&sf->doms);
 	for (size_t i = 0; i < sf->npbs; i++)
 		lb_playbook_free(sf->loaded[i]);
 	if (discovered) {

@@ -100,6 +100,16 @@ struct run {
 };
 
 
+/* engine_origin.c: a target from a libvirt domain (lb_target_origin).
+ * eng_origin_name puts "domain" and "libvirt" in its JSON; eng_origin_check
+ * returns 0, or -1 with err set (LB_EK_REFUSED) when the domain's driver
+ * type disagrees with the format src was found to be. */
+struct lb_source;
+const struct lb_target_origin *eng_origin(const struct lb_options *o, const char *path);
+void eng_origin_name(const struct lb_options *o, struct target *t);
+int eng_origin_check(const struct lb_options *o, struct target *t, const struct lb_source *src,
+                     struct lb_err *err);
+
 /* engine_report.c */
 double eng_now_ms(void);
 void eng_reason(json_t *obj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine_int.h"
 #include "lb_report.h"
 #include "target_id.h"
 
@@ -259,6 +260,8 @@ static int batch_run(const struct lb_options *o, const char *const *targets, siz
 		         i >= next ? "interrupted" : "error");
 		d = json_pack("{s:s, s:s, s:i, s:s, s:f}", "path", targets[i], "status", status,
 		              "exit_code", codes[i], "report", report, "duration_ms", ms[i]);
+		if (eng_origin(o, targets[i]))
+			json_object_set_new(d, "domain", json_string(eng_origin(o, targets[i])->domain));
 		if (r) {
 			json_object_set(d, "hostname", json_object_get(r, "hostname"));
 			json_object_set(d, "evidence", json_object_get(r, "evidence"));

@@ -276,6 +276,7 @@ static void scan_target(struct run *run, struct target *t)
 	json_object_set_new(t->j, "path", json_string(t->path));
 	json_object_set_new(t->j, "volumes", vols);
 	json_object_set_new(t->j, "error", json_null());
+	eng_origin_name(run->o, t);
 	/* one owner per target, held until the end of the run (lb_claim.c) */
 	if (lb_source_claim(t->path, run->o->fix, &t->claim, &err) ||
 	    lb_source_open(t->path, false, &src, &err)) {
@@ -287,7 +288,7 @@ static void scan_target(struct run *run, struct target *t)
 	json_object_set_new(t->j, "type", json_string(lb_source_type(&src)));
 	json_object_set_new(t->j, "format", json_string(src.format));
 	json_object_set_new(t->j, "size", json_integer((json_int_t)src.io->size));
-	if (lb_partition_scan(&src, &disk, &err)) {
+	if (eng_origin_check(run->o, t, &src, &err) || lb_partition_scan(&src, &disk, &err)) {
 		json_object_set_new(t->j, "error", json_string(err.msg));
 		t->exit_code = lb_exit_for(err.kind);
 		lb_source_close(&src);

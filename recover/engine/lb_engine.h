@@ -18,6 +18,18 @@
 #include "lb_playbook.h"
 #include "lb_unlock.h"
 
+/* Where a target came from when it was not named as a path: a libvirt
+ * domain's disk (--domain).  The report names the domain on the target,
+ * and the format the domain's XML gives must be the one the content shows
+ * (else the target is refused, naming both). */
+struct lb_target_origin {
+	const char *path;     /* the target as passed to lb_engine_run */
+	const char *domain;   /* the domain's name */
+	const char *uri;      /* the libvirt connection it was read from */
+	const char *disk;     /* its <target dev>, e.g. "vda" ("" if none) */
+	const char *format;   /* its <driver type>; NULL: the XML says none */
+};
+
 struct lb_options {
 	bool fix;
 	bool force;                 /* act on "unexpected" files too */
@@ -35,6 +47,8 @@ struct lb_options {
 	 * binary that ships. */
 	struct lb_io *(*wrap_io)(struct lb_io *parent, void *ctx, struct lb_err *err);
 	void *wrap_ctx;
+	const struct lb_target_origin *origins; /* NULL: every target is a plain path */
+	size_t norigins;
 	const char *const *exclude; /* devices not to touch (the boot medium) */
 	size_t nexclude;
 	/* Set to a signal number (by the CLI's SIGINT/SIGTERM handler) to stop:
