@@ -9,18 +9,9 @@
 
 command -v ansible-playbook > /dev/null || skip_test "ansible-playbook not installed (Debian package ansible-core)"
 
-mkdisk() { # IMAGE HOSTNAME
-	cat > "$1.spec" <<SPEC
-table gpt
-ntfs size=40M label=Windows
-install \\Windows hostname=$2
-channel C-00000291-00000000-00000032.sys mtime=2024-07-19T04:09:00Z
-SPEC
-	LB_BUILD=$LB_BUILD python3 "$LB_SOURCE/scripts/mkimage.py" "$1.spec" "$1" > /dev/null
-}
 mkdir -p images
-mkdisk images/a.raw WKS-ANS-01
-mkdisk images/b.raw WKS-ANS-02
+broken_disk images/a.raw WKS-ANS-01
+broken_disk images/b.raw WKS-ANS-02
 
 export ANSIBLE_LOCAL_TEMP=$WORK/.ansible-local ANSIBLE_REMOTE_TEMP=$WORK/.ansible-remote
 export ANSIBLE_HOME=$WORK/.ansible ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0

@@ -90,6 +90,17 @@ small_windows_volume() { # OUT [HOSTNAME-unused]
 	touch -d '2024-07-19 04:30 UTC' mnt/Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
 	umount mnt
 }
+# broken_disk IMAGE HOSTNAME: a small GPT disk (scripts/mkimage.py) whose
+# Windows install HOSTNAME has the bad channel file of 2024-07-19.
+broken_disk() {
+	cat > "$1.spec" <<SPEC
+table gpt
+ntfs size=40M label=Windows
+install \\Windows hostname=$2
+channel C-00000291-00000000-00000032.sys mtime=2024-07-19T04:09:00Z
+SPEC
+	LB_BUILD=$LB_BUILD python3 "$LB_SOURCE/scripts/mkimage.py" "$1.spec" "$1" > /dev/null
+}
 # registry_volume OUT HIVE: a Windows-made volume (windows_made_volume) whose
 # SYSTEM hive is replaced by HIVE (a local file), plus optional logs
 # HIVE.LOG1/HIVE.LOG2 copied as SYSTEM.LOG1/.LOG2 when present.

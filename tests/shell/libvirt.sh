@@ -51,17 +51,8 @@ virsh -q -c "$URI" list --all > /dev/null 2>&1 || skip_test "the private libvirt
 vsh() { virsh -q -c "$URI" "$@"; }
 
 # ---- two broken disks ----
-mkdisk() { # NAME HOSTNAME
-	cat > "$1.spec" <<SPEC
-table gpt
-ntfs size=40M label=Windows
-install \\Windows hostname=$2
-channel C-00000291-00000000-00000032.sys mtime=2024-07-19T04:09:00Z
-SPEC
-	LB_BUILD=$LB_BUILD python3 "$LB_SOURCE/scripts/mkimage.py" "$1.spec" "$1" > /dev/null
-}
-mkdisk vm1.img WKS-VIRT-01
-mkdisk vm2.raw WKS-VIRT-02
+broken_disk vm1.img WKS-VIRT-01
+broken_disk vm2.raw WKS-VIRT-02
 qemu-img convert -O qcow2 vm1.img vm1.qcow2
 rm -f vm1.img
 truncate -s 1M spare.raw

@@ -15,26 +15,36 @@ run 1 scan --no-prompt enc.img
 eq "no prompt: locked" "$(jget last.json 'r["targets"][0]["volumes"][0]["bitlocker"]["unlocked"]')" False
 check "unattended: the reason says run attended" grep -q 'give --keys with the escrow export, or run attended' last.json
 
+# ptylib.py: loopbreaker on a pseudo-terminal, and expect(TEXT) on what it shows
+cat > ptylib.py <<'PY'
+import os, pty, select, time
+
+def spawn(lb, args):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(lb, [lb] + args)
+    state = {"buf": b""}
+
+    def expect(what, timeout=60):
+        end = time.time() + timeout
+        while what.encode() not in state["buf"]:
+            r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
+            if not r:
+                raise SystemExit("timeout waiting for %r; got %r" % (what, state["buf"][-400:]))
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                raise SystemExit("EOF waiting for %r; got %r" % (what, state["buf"][-400:]))
+            state["buf"] += chunk
+        print("saw:", what)
+    return pid, fd, expect, state
+PY
+
 python3 - "$LB" enc.img <<'PY' > pty.log 2>&1 || fail "attended prompt (see $WORK/pty.log)"
-import os, pty, sys, time, select
-lb, img = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(lb, [lb, "scan", "--report", "prompt.json", img])
-buf = b""
-def expect(what, timeout=60):
-    global buf
-    end = time.time() + timeout
-    while what.encode() not in buf:
-        r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
-        if not r:
-            raise SystemExit("timeout waiting for %r; got %r" % (what, buf[-400:]))
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            raise SystemExit("EOF waiting for %r; got %r" % (what, buf[-400:]))
-        buf += chunk
-    print("saw:", what)
+import os, select, sys, time
+sys.path.insert(0, ".")
+from ptylib import spawn
+pid, fd, expect, st = spawn(sys.argv[1], ["scan", "--report", "prompt.json", sys.argv[2]])
 expect("Recovery key ID: 64311DEA")
 expect("Type the 48 digits")
 os.write(fd, b"123456")              # 123456 is not a multiple of 11
@@ -45,6 +55,7 @@ os.write(fd, b"l")                   # a letter for a 1: said, not dropped silen
 expect("digits only: 'l' ignored (type 1)")
 os.write(fd, b"0\r")                 # the 48th digit: the line was kept
 _, status = os.waitpid(pid, 0)
+buf = st["buf"]
 try:
     while True:
         c = os.read(fd, 4096)
@@ -65,30 +76,16 @@ check "the key never reaches the report" bash -c "! grep -q 235818 prompt.json"
 
 # Ctrl-U clears what was typed; Enter on the then empty line skips the key
 python3 - "$LB" enc.img <<'PY' > pty-skip.log 2>&1 || fail "skipping at the prompt (see $WORK/pty-skip.log)"
-import os, pty, sys, time, select
-lb, img = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(lb, [lb, "scan", "--report", "skip.json", img])
-buf = b""
-def expect(what, timeout=60):
-    global buf
-    end = time.time() + timeout
-    while what.encode() not in buf:
-        r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
-        if not r:
-            raise SystemExit("timeout waiting for %r; got %r" % (what, buf[-400:]))
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            raise SystemExit("EOF waiting for %r; got %r" % (what, buf[-400:]))
-        buf += chunk
-    print("saw:", what)
+import os, select, sys, time
+sys.path.insert(0, ".")
+from ptylib import spawn
+pid, fd, expect, st = spawn(sys.argv[1], ["scan", "--report", "skip.json", sys.argv[2]])
 expect("Type the 48 digits")
 os.write(fd, b"235818357")
 expect("235818-357")
 os.write(fd, b"\x15\r")            # Ctrl-U, then Enter on an empty line: skip
 end, done = time.time() + 60, 0
+buf = st["buf"]
 while not done and time.time() < end:
     r, _, _ = select.select([fd], [], [], 1)
     if r:
