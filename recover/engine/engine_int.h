@@ -153,4 +153,8 @@ void eng_apply_all(struct run *run);
 bool eng_stopping(struct run *run);
 void eng_point(struct run *run, const char *point);
 
+/* target_snapshots.c: a qcow2 image's internal snapshots [{id, name,
+ * date_sec}] (empty when there are none or qemu-img cannot tell). */
+json_t *eng_qcow2_snapshots(const char *path);
+
 #endif

@@ -287,6 +287,8 @@ static void scan_target(struct run *run, struct target *t)
 	t->opened = true;
 	json_object_set_new(t->j, "type", json_string(lb_source_type(&src)));
 	json_object_set_new(t->j, "format", json_string(src.format));
+	if (!strcmp(src.format, "qcow2"))
+		json_object_set_new(t->j, "snapshots", eng_qcow2_snapshots(t->path));
 	json_object_set_new(t->j, "size", json_integer((json_int_t)src.io->size));
 	if (eng_origin_check(run->o, t, &src, &err) || lb_partition_scan(&src, &disk, &err)) {
 		json_object_set_new(t->j, "error", json_string(err.msg));

@@ -82,6 +82,7 @@ qemu-img convert -O qcow2 vm.img snap.qcow2
 qemu-img snapshot -c before-fix snap.qcow2
 run 0 fix --evidence ev-snap.tar.zst snap.qcow2
 check "snapshot kept" bash -c "qemu-img snapshot -l snap.qcow2 | grep -q before-fix"
+eq "snapshot listed in the report" "$(jget last.json '[s["name"] for s in r["targets"][0]["snapshots"]]')" "['before-fix']"
 qemu-img convert -l snapshot.name=before-fix -O raw snap.qcow2 snap.raw
 check "snapshot still holds the bad file" has_bad snap.raw
 rm -f snap.raw
