@@ -225,9 +225,12 @@ if [ -n "$icuu" ] && [ "${LB_FULL_ICU:-0}" != 1 ]; then
 	echo "stub $icuu ($(grep -c '^[vl]' "$work/icuuc-stub.c") functions, see build.sh)" >> "$work/sources.libs"
 	for l in $(grep '/libicudata\.so\|/libstdc++\.so' "$work/libs"); do
 		needed=$(grep -v '/libicu\|/libstdc++' "$work/libs" | while read -r o; do
-			readelf -d "$o" 2>/dev/null | grep -q "NEEDED.*\[$(basename "$l")\]" && echo "$o"; done)
-		[ -z "$needed" ] && rm -f "$ir$l" && sed -i "\|^host-lib $l |d" "$work/sources.libs" &&
+			if readelf -d "$o" 2>/dev/null | grep -q "NEEDED.*\[$(basename "$l")\]"; then echo "$o"; fi; done)
+		if [ -z "$needed" ]; then
+			rm -f "$ir$l"
+			sed -i "\|^host-lib $l |d" "$work/sources.libs"
 			echo "dropped $l (only the real libicuuc needs it)" >> "$work/sources.libs"
+		fi
 	done
 fi
 # iconv modules: hivex converts registry strings (UTF-16LE) with iconv, and
