@@ -192,19 +192,46 @@ while read -r l; do
 	[ -n "$pkg" ] && printf 'host-lib %s %s %s\n' "$l" "$pkg" \
 		"$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null)" >> "$work/sources.libs"
 done < "$work/libs"
-# ICU's data library (31 MB, 9 MB compressed) is linked in only through
-# libarchive -> libxml2 -> libicuuc, for the XAR format, which loopbreaker never
-# reads.  It is replaced by a stub that defines the same data symbol with an
-# invalid header: ICU would report U_INVALID_FORMAT_ERROR instead of crashing.
-# LB_FULL_ICU=1 keeps the real one.
-icud=$(grep '/libicudata\.so' "$work/libs" || true)
-if [ -n "$icud" ] && [ "${LB_FULL_ICU:-0}" != 1 ]; then
-	sym=$(nm -D --defined-only "$icud" | awk '$3 ~ /^icudt[0-9]+_dat$/ {print $3}')
-	printf 'const unsigned char %s[64] __attribute__((aligned(16))) = { 0 };\n' "$sym" > "$work/icustub.c"
-	cc -shared -fPIC -O2 -nostdlib -Wl,-soname,"$(basename "$icud")" -Wl,--build-id=none \
-		-o "$ir$icud" "$work/icustub.c"
-	chmod 644 "$ir$icud"
-	echo "stub $icud ($sym, see build.sh)" >> "$work/sources.libs"
+# ICU (libicuuc 2 MB + libstdc++ 2 MB, which only ICU needs here, + the 31 MB
+# data library) is linked in only through libarchive -> libxml2, for the XAR
+# format, which loopbreaker never reads.  libicuuc is replaced by a stub that
+# defines exactly the symbols the other libraries import from it: the
+# converter opens fail with U_FILE_ACCESS_ERROR (libxml2 then reports an
+# unsupported encoding instead of crashing), the rest do nothing.  Then
+# libicudata and libstdc++ are no longer needed (dropped unless another
+# library names them).  LB_FULL_ICU=1 keeps the real ones.
+icuu=$(grep '/libicuuc\.so' "$work/libs" || true)
+if [ -n "$icuu" ] && [ "${LB_FULL_ICU:-0}" != 1 ]; then
+	{
+		echo '/* stub libicuuc for the boot image (bootmedia/build.sh) */'
+		for l in $(grep -v '/libicu\|/libstdc++' "$work/libs"); do
+			nm -D --undefined-only "$l" 2>/dev/null | awk '{print $NF}'
+		done | sort -u > "$work/icu-wanted"
+		nm -D --defined-only "$icuu" | awk '{print $2, $3}' | sed 's/@.*//' | sort -k2 -u |
+			awk 'NR == FNR { want[$1] = 1; next } ($2 in want) { print }' "$work/icu-wanted" - |
+			while read -r t sym; do
+				case "$t" in
+				T|t|W|i) case "$sym" in
+					ucnv_open*) echo "void *$sym(const char *n, int *err) { (void)n; if (err) *err = 4; return 0; }" ;;
+					*) echo "long $sym(void) { return 0; }" ;;
+					esac ;;
+				*) echo "#error $sym is data ($t): stub it by hand" ;;
+				esac
+			done
+	} > "$work/icuuc-stub.c"
+	cc -shared -fPIC -O2 -Wl,-soname,"$(basename "$icuu")" -Wl,--build-id=none \
+		-o "$ir$icuu" "$work/icuuc-stub.c" || die "ICU stub: $(cat "$work/icuuc-stub.c")"
+	chmod 644 "$ir$icuu"
+	echo "stub $icuu ($(grep -c '^[vl]' "$work/icuuc-stub.c") functions, see build.sh)" >> "$work/sources.libs"
+	for l in $(grep '/libicudata\.so\|/libstdc++\.so' "$work/libs"); do
+		needed=$(grep -v '/libicu\|/libstdc++' "$work/libs" | while read -r o; do
+			if readelf -d "$o" 2>/dev/null | grep -q "NEEDED.*\[$(basename "$l")\]"; then echo "$o"; fi; done)
+		if [ -z "$needed" ]; then
+			rm -f "$ir$l"
+			sed -i "\|^host-lib $l |d" "$work/sources.libs"
+			echo "dropped $l (only the real libicuuc needs it)" >> "$work/sources.libs"
+		fi
+	done
 fi
 # iconv modules: hivex converts registry strings (UTF-16LE) with iconv, and
 # glibc has no built-in UTF-16; without them every hostname is null

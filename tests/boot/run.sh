@@ -58,7 +58,7 @@ qemu_run() {
 	local t0 rc=0
 	t0=$(date +%s.%N)
 	timeout --kill-after=5 "$TMO" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -nodefaults \
-		-display none -monitor none -no-reboot -serial "file:$W/$name.serial" "$@" \
+		-display none -monitor "${QEMU_MONITOR:-none}" -no-reboot -serial "file:$W/$name.serial" "$@" \
 		> "$W/$name.qemu.log" 2>&1 || rc=$?
 	WALL=$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || python3 -c "print(round($(date +%s.%N) - $t0, 1))")
 	WALL=$(printf '%.1f' "$WALL")
@@ -90,13 +90,13 @@ serial_report() { # the JSON report the guest printed between the markers
 	sed -n '/----- BEGIN LOOPBREAKER REPORT -----/,/----- END LOOPBREAKER REPORT -----/p' "$1" |
 		sed '1d;$d' | tr -d '\r'
 }
-# checks common to every boot: powered off, fixed on disk, result on console
-after_boot() { # NAME RC DISK
-	local name=$1 rc=$2 disk=$3 s=$W/$1.serial
-	eq "$name: VM powered itself off (qemu exit, timeout $TMO s)" "$rc" 0
+# checks common to every boot: powered off (or END), fixed on disk, result on console
+after_boot() { # NAME RC DISK [END: "powering off" (default) or "rebooting"]
+	local name=$1 rc=$2 disk=$3 s=$W/$1.serial end=${4:-powering off}
+	eq "$name: VM ended by itself, ${end} (qemu exit, timeout $TMO s)" "$rc" 0
 	[ "$rc" = 0 ] || { echo "--- last lines of $s:"; tail -40 "$s" | tr -d '\r'; }
 	check "$name: /init ran loopbreaker" grep -qE 'loopbreaker: \[[0-9.]+\] running: loopbreaker fix' "$s"
-	check "$name: console says powering off" grep -qE 'loopbreaker: \[[0-9.]+\] powering off' "$s"
+	check "$name: console says $end" grep -qE "loopbreaker: \\[[0-9.]+\\] $end\$" <(tr -d '\r' < "$s")
 	check "$name: status screen FIXED for $HOST" grep -qE "RESULT status=fixed exit=0 host=([^ ]*,)?$HOST[, ]" "$s"
 	"$LB" scan --json "$disk" > "$W/$name.rescan.json" 2>/dev/null || true
 	eq "$name: host rescan of the disk" "$(jget "$W/$name.rescan.json" 'r["status"]')" clean
@@ -105,8 +105,10 @@ after_boot() { # NAME RC DISK
 	serial_report "$s" > "$W/$name.console-report.json"
 	eq "$name: report on the console" "$(jget "$W/$name.console-report.json" 'r["status"]')" fixed
 	local up
+	local up scr
 	up=$(sed -n 's/.*RESULT .*report_uptime=\([0-9.]*\).*/\1/p' "$s" | tr -d '\r' | head -1)
-	echo "$name: wall ${WALL} s (power-on to power-off), kernel uptime at report ${up:-?} s" | tee -a "$W/timings.txt"
+	scr=$(sed -n 's/.*RESULT .*screen_uptime=\([0-9.]*\).*/\1/p' "$s" | tr -d '\r' | head -1)
+	echo "$name: wall ${WALL} s (power-on to ${end#* }), kernel uptime at report ${up:-?} s, at screen ${scr:-?} s" | tee -a "$W/timings.txt"
 }
 
 # make_disk NAME: NAME.win.img, a broken Windows disk; HOST = its hostname
@@ -123,16 +125,46 @@ t_usb_uefi() {
 	echo "== usb-uefi: shim -> grub -> kernel with Secure Boot, stick on USB, Windows on NVMe"
 	make_disk usb-uefi
 	cp "$M/loopbreaker-usb.img" "$W/usb-uefi.stick.img"
-	stick_config "$W/usb-uefi.stick.img" delay=0 after=poweroff
-	local rc=0
-	qemu_run usb-uefi $(uefi_sb usb-uefi) -net none \
+	# the technician's wait: a long delay, and the stick is pulled (QEMU
+	# monitor: device_del) once /init waits: it must reboot at once, not
+	# power off when the delay is over
+	stick_config "$W/usb-uefi.stick.img" delay=60 after=poweroff
+	local rc=0 mon=$W/usb-uefi.mon s=$W/usb-uefi.serial
+	rm -f "$mon" "$s"
+	python3 - "$s" "$mon" "$TMO" > "$W/usb-uefi.pull.log" 2>&1 <<'PY' &
+import socket, sys, time
+serial, mon, tmo = sys.argv[1], sys.argv[2], float(sys.argv[3])
+end = time.time() + tmo
+while time.time() < end:
+    try:
+        if b'watching the stick' in open(serial, 'rb').read():
+            break
+    except OSError:
+        pass
+    time.sleep(0.5)
+else:
+    sys.exit('no "watching the stick" line')
+m = socket.socket(socket.AF_UNIX)
+m.connect(mon)
+m.sendall(b'device_del stickdev\n')
+print('device_del stickdev sent', flush=True)
+time.sleep(1)
+PY
+	local ppid=$!
+	QEMU_MONITOR="unix:$mon,server,nowait" qemu_run usb-uefi $(uefi_sb usb-uefi) -net none \
 		-device qemu-xhci,id=xhci \
 		-drive if=none,id=stick,format=raw,file="$W/usb-uefi.stick.img" \
-		-device usb-storage,bus=xhci.0,drive=stick,bootindex=0 \
+		-device usb-storage,bus=xhci.0,drive=stick,bootindex=0,id=stickdev \
 		-drive if=none,id=win,format=raw,file="$W/usb-uefi.win.img" \
 		-device nvme,drive=win,serial=LBWIN0001 || rc=$?
-	after_boot usb-uefi $rc "$W/usb-uefi.win.img"
-	local s=$W/usb-uefi.serial
+	kill "$ppid" 2>/dev/null || true
+	wait "$ppid" 2>/dev/null || true
+	after_boot usb-uefi $rc "$W/usb-uefi.win.img" rebooting
+	check "usb-uefi: the stick was pulled while waiting (monitor device_del)" grep -q 'device_del stickdev sent' "$W/usb-uefi.pull.log"
+	check "usb-uefi: /init saw the stick go and rebooted at once" grep -q 'stick removed: rebooting into Windows now' "$s"
+	check "usb-uefi: status screen before the wait" awk '/RESULT status=fixed/ { r = NR } /waiting 60 s, watching the stick/ { w = NR }
+		END { exit !(r && w && r < w) }' "$s"
+	check "usb-uefi: it did not wait the 60 s delay" bash -c "! grep -q 'powering off' '$s'"
 	check "usb-uefi: kernel says Secure Boot enabled" grep -q 'kernel: secureboot: Secure boot enabled' "$s"
 	# GRUB's built-in config searched for /.disk/info when \EFI\debian was missing
 	check "usb-uefi: GRUB printed no error (/.disk/info)" bash -c "! grep -qa 'disk/info' '$s'"
