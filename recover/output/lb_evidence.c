@@ -168,10 +168,8 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 		                  "end in %s)", path, lb_evidence_suffixes);
 	if (lstat(path, &st) == 0)
 		return lb_err_set(err, LB_EK_USAGE, EEXIST, "evidence bundle %s", path);
-	if (lb_archive_ready(err)) {
-		lb_err_wrap(err, "evidence bundle %s", path);
-		return -1;
-	}
+	if (lb_archive_ready(err))
+		return -1; /* "an evidence bundle needs libarchive.so.13 (…)" */
 	if ((size_t)snprintf(tmp, tmplen, "%s.partial-XXXXXX", path) >= tmplen)
 		return lb_err_set(err, LB_EK_USAGE, ENAMETOOLONG, "evidence bundle %s", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
