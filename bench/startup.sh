@@ -13,9 +13,10 @@
 #                        relocations", symbol lookups; and relative ones)
 #   instructions         valgrind --tool=callgrind, "Collected" (version; scan)
 #   wall, user, system   hyperfine -N (no shell) BINARY version
-# Then one hyperfine session over a 48 MiB NTFS partition image with a small
-# Windows tree (the real SYSTEM hive from the shared data, one bad channel
-# file 291, as tests/shell/lib.bash's small_windows_volume):
+# Then one hyperfine session over two 48 MiB NTFS partition images with a
+# small Windows tree and one bad channel file 291: small.img with small
+# generated hives (lb-mkhive), real.img with the real 11 MiB SYSTEM hive from
+# the shared data (as tests/shell/lib.bash's small_windows_volume):
 #   loopbreaker scan IMG (exit 1: the bad file is there), each binary
 #   by hand: ntfs-3g -o ro IMG MNT; find the bad file; umount; wait for
 #            ntfs-3g to exit (a bash script: its own start-up is counted)
@@ -46,25 +47,40 @@ mnt=$work/mnt
 bins=(new "$new")
 [ -n "$old" ] && bins=(old "$old" new "$new")
 
-# ---- the image: 48 MiB NTFS, a small Windows tree, one bad channel file
-img=$work/small.img
+# ---- the images: 48 MiB NTFS, a small Windows tree, one bad channel file;
+# real.img with the real SYSTEM hive (11 MiB) from the shared data, small.img
+# with a SYSTEM and a SOFTWARE hive made by lb-mkhive (a few KiB, as
+# scripts/mkimage.py makes them)
 bad=Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys
-if [ ! -s "$img" ]; then
-	truncate -s 48M "$img.tmp"
-	mkntfs -F -Q -q -L Windows "$img.tmp" 2>/dev/null
-	ntfs-3g "$img.tmp" "$mnt"
+make_img() { # OUT SYSTEM [SOFTWARE]
+	[ -s "$1" ] && return 0
+	truncate -s 48M "$1.tmp"
+	mkntfs -F -Q -q -L Windows "$1.tmp" 2>/dev/null
+	ntfs-3g "$1.tmp" "$mnt"
 	mkdir -p "$mnt/Windows/System32/config" "$mnt/Windows/System32/drivers/CrowdStrike"
-	xz -dc "${LB_SHARED_DATA:-$src/../shared/data}/hives/SYSTEM.xz" > "$mnt/Windows/System32/config/SYSTEM"
+	cp "$2" "$mnt/Windows/System32/config/SYSTEM"
+	[ -z "${3:-}" ] || cp "$3" "$mnt/Windows/System32/config/SOFTWARE"
 	{ printf '\xaa\xaa\xaa\xaa\x01\x00\x23\x01'; head -c 8184 /dev/urandom; } > "$mnt/$bad"
 	touch -d '2024-07-19 04:30 UTC' "$mnt/$bad"
 	umount "$mnt"
-	mv "$img.tmp" "$img"
-fi
+	mv "$1.tmp" "$1"
+}
+xz -dc "${LB_SHARED_DATA:-$src/../shared/data}/hives/SYSTEM.xz" > "$work/SYSTEM.real"
+printf '%s\n' '[Select]' '"Current"=dword:1' '"Default"=dword:1' '"LastKnownGood"=dword:1' \
+	'[ControlSet001\Control\ComputerName\ComputerName]' '"ComputerName"=sz:WKS-BENCH-01' \
+	'[ControlSet001\Services\CSAgent]' '"Start"=dword:1' |
+	"$build/lb-mkhive" "$work/SYSTEM.small" - || die "lb-mkhive failed"
+printf '%s\n' '[Microsoft\Windows NT\CurrentVersion]' '"ProductName"=sz:Windows 10 Enterprise' \
+	'"CurrentBuild"=sz:19045' '"UBR"=dword:4651' |
+	"$build/lb-mkhive" "$work/SOFTWARE.small" - || die "lb-mkhive failed"
+make_img "$work/real.img" "$work/SYSTEM.real"
+make_img "$work/small.img" "$work/SYSTEM.small" "$work/SOFTWARE.small"
+imgs=(small "$work/small.img" real "$work/real.img")
 cat > "$work/by-hand.sh" <<EOF
 #!/bin/bash
 # the look a technician takes over FUSE: mount read-only, find, unmount
 set -e
-ntfs-3g -o ro,no_detach "$img" "$mnt" >/dev/null 2>&1 &
+ntfs-3g -o ro,no_detach "\$1" "$mnt" >/dev/null 2>&1 &
 pid=\$!
 until mountpoint -q "$mnt"; do
 	kill -0 \$pid 2>/dev/null || { echo "ntfs-3g failed" >&2; exit 1; }
@@ -80,10 +96,13 @@ chmod +x "$work/by-hand.sh"
 trap 'mountpoint -q "$mnt" && umount "$mnt" || true' EXIT
 
 # ---- correctness first: every way finds the bad file
-"$work/by-hand.sh" || die "the by-hand look did not find the bad file"
-for ((i = 0; i < ${#bins[@]}; i += 2)); do
-	rc=0; "${bins[i + 1]}" scan "$img" > /dev/null 2>&1 || rc=$?
-	[ "$rc" = 1 ] || die "${bins[i]}: scan exited $rc, expected 1 (the bad file)"
+for ((j = 0; j < ${#imgs[@]}; j += 2)); do
+	img=${imgs[j + 1]}
+	"$work/by-hand.sh" "$img" || die "the by-hand look did not find the bad file in $img"
+	for ((i = 0; i < ${#bins[@]}; i += 2)); do
+		rc=0; "${bins[i + 1]}" scan "$img" > /dev/null 2>&1 || rc=$?
+		[ "$rc" = 1 ] || die "${bins[i]}: scan $img exited $rc, expected 1 (the bad file)"
+	done
 done
 
 # ---- counts (independent of load)
@@ -91,11 +110,12 @@ count() { # NAME BINARY
 	local n=$1 b=$2 st
 	st=$(LD_DEBUG=statistics "$b" version 2>&1 >/dev/null)
 	echo "$n objects $(ldd "$b" | wc -l)"
-	echo "$n relocations $(sed -n 's/^ *[0-9]*: *number of relocations: //p' <<< "$st" | head -1)"
-	echo "$n relative $(sed -n 's/^ *[0-9]*: *number of relative relocations: //p' <<< "$st" | head -1)"
-	for what in version scan; do
+	echo "$n relocations $(sed -n 's/^[[:space:]]*[0-9]*:[[:space:]]*number of relocations: //p' <<< "$st" | head -1)"
+	echo "$n relative $(sed -n 's/^[[:space:]]*[0-9]*:[[:space:]]*number of relative relocations: //p' <<< "$st" | head -1)"
+	for what in version scan-small scan-real; do
 		local args=(version)
-		[ $what = scan ] && args=(scan "$img")
+		[ $what = scan-small ] && args=(scan "$work/small.img")
+		[ $what = scan-real ] && args=(scan "$work/real.img")
 		valgrind --tool=callgrind --callgrind-out-file="$work/cg.$n.$what" "$b" "${args[@]}" \
 			> /dev/null 2> "$work/cg.$n.$what.log" || true
 		echo "$n instr-$what $(sed -n 's/.*Collected : //p' "$work/cg.$n.$what.log" | tr -d ' ')"
@@ -109,11 +129,16 @@ load0=$(cut -d' ' -f1 /proc/loadavg)
 hv=(); hs=()
 for ((i = 0; i < ${#bins[@]}; i += 2)); do
 	hv+=(-n "${bins[i]}: version" "${bins[i + 1]} version")
-	hs+=(-n "${bins[i]}: scan" "${bins[i + 1]} scan $img")
+done
+for ((j = 0; j < ${#imgs[@]}; j += 2)); do
+	for ((i = 0; i < ${#bins[@]}; i += 2)); do
+		hs+=(-n "${bins[i]}: scan ${imgs[j]}.img" "${bins[i + 1]} scan ${imgs[j + 1]}")
+	done
+	hs+=(-n "by hand: ntfs-3g -o ro + find + umount, ${imgs[j]}.img" "$work/by-hand.sh ${imgs[j + 1]}")
 done
 hyperfine -N --style basic --warmup 20 --runs "$runs" --export-json "$work/version.json" "${hv[@]}"
 hyperfine -N -i --style basic --warmup 5 --runs "$((runs / 3 > 10 ? runs / 3 : 10))" \
-	--export-json "$work/scan.json" "${hs[@]}" -n "by hand: ntfs-3g -o ro + find + umount" "$work/by-hand.sh"
+	--export-json "$work/scan.json" "${hs[@]}"
 load1=$(cut -d' ' -f1 /proc/loadavg)
 
 python3 - "$work" "$load0" "$load1" "$(nproc)" <<'EOF' | tee "$work/results.md"
@@ -121,7 +146,9 @@ import json, sys
 work, l0, l1, ncpu = sys.argv[1:]
 counts = {}
 for line in open(work + '/counts.txt'):
-    n, k, v = line.split()
+    n, k, *v = line.split()
+    v = v[0] if v else ''
+
     counts.setdefault(n, {})[k] = v
 names = list(counts)
 print('load average %s before, %s after; %s cores' % (l0, l1, ncpu))
@@ -130,8 +157,10 @@ print('| measure | ' + ' | '.join(names) + ' |')
 print('|---|' + '---:|' * len(names))
 for k, label in [('objects', 'shared objects (ldd)'), ('relocations', 'relocations (symbol)'),
                  ('relative', 'relative relocations'), ('instr-version', 'instructions, version'),
-                 ('instr-scan', 'instructions, scan')]:
-    print('| %s | %s |' % (label, ' | '.join(format(int(counts[n][k]), ',') for n in names)))
+                 ('instr-scan-small', 'instructions, scan small.img'),
+                 ('instr-scan-real', 'instructions, scan real.img')]:
+    print('| %s | %s |' % (label, ' | '.join(format(int(counts[n].get(k) or 0), ',')
+                                           for n in names)))
 for f in ('version', 'scan'):
     res = json.load(open('%s/%s.json' % (work, f)))['results']
     print()
@@ -141,9 +170,16 @@ for f in ('version', 'scan'):
         print('| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |' % (
             r['command'], r['mean'] * 1e3, r['stddev'] * 1e3, r['median'] * 1e3,
             r['min'] * 1e3, r['user'] * 1e3, r['system'] * 1e3))
+    # ratios within one image (or all of version): each row over "new: ..."
+    groups = {}
+    for r in res:
+        groups.setdefault(r['command'].split()[-1], []).append(r)
     print()
-    for i, a in enumerate(res):
-        for b in res[i + 1:]:
-            print('- %s / %s: %.2fx by mean, %.2fx by median' % (
-                b['command'], a['command'], b['mean'] / a['mean'], b['median'] / a['median']))
+    for g in groups.values():
+        base = [r for r in g if r['command'].startswith('new:')][0]
+        for r in g:
+            if r is not base:
+                print('- %s / %s: %.2fx by mean, %.2fx by median' % (
+                    r['command'], base['command'], r['mean'] / base['mean'],
+                    r['median'] / base['median']))
 EOF
