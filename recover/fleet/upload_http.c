@@ -1,6 +1,7 @@
-/* upload_http.c - one file to one URL over HTTP(S) with libcurl (through lb_curl, upload_curl.c): TLS
- * verified, a bearer token from a file, retries with exponential backoff
- * bounded in attempts and time (see lb_upload.h, docs/fleet.md). */
+/* upload_http.c - one file to one URL over HTTP(S) with libcurl (called
+ * through lb_curl, upload_curl.c): TLS verified, a bearer token from a
+ * file, retries with exponential backoff bounded in attempts and time (see
+ * lb_upload.h, docs/fleet.md). */
 #include "upload_int.h"
 
 #include <errno.h>
@@ -216,7 +217,7 @@ static void setup(CURL *h, const char *url, const struct lb_upload_opts *o,
 	if (o->ca_file)
 		lb_curl.easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
 	lb_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o->connect_timeout > 0 ?
-	                 o->connect_timeout : 10L);
+	                    o->connect_timeout : 10L);
 	lb_curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms > 1000 ? (long)left_ms : 1000L);
 	lb_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	lb_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);

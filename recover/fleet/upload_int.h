@@ -33,7 +33,9 @@ int lb_upload_check_url(const char *url, bool token, struct lb_err *err);
 
 /* upload_curl.c: the libcurl functions the fleet layer calls, curl_X as
  * lb_curl.X (members are not named curl_X: curl.h makes curl_easy_setopt
- * a type-checking macro).  Every member is NULL until lb_upload_curl_ready
+ * a type-checking macro).  Through the pointer that check is gone: pass
+ * each option's value exactly as curl_easy_setopt(3) types it (long,
+ * curl_off_t, a pointer).  Every member is NULL until lb_upload_curl_ready
  * succeeds. */
 struct lb_curl_fns {
 	CURLcode (*global_init)(long flags);
