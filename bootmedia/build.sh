@@ -170,8 +170,9 @@ for m in mcopy mdir mdel mren mmd mtype minfo; do ln -s mtools "$ir/usr/bin/$m";
 for b in $bins; do
 	ldd "$b" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
 done
-# Libraries dlopen()ed only when a run needs them (libdislocker, to unlock
-# BitLocker) are not in ldd's output: the binary names them in its ELF
+# Libraries dlopen()ed only when a run needs them (libdislocker to unlock
+# BitLocker, libarchive for evidence bundles, libcurl to upload, libnbd for
+# VM images) are not in ldd's output: the binary names them in its ELF
 # .note.dlopen (https://systemd.io/ELF_DLOPEN_METADATA/).  Each soname is
 # resolved as the loader would (ld.so.cache) and copied with its own deps.
 for b in $bins; do

@@ -13,7 +13,13 @@
  *
  * libblkid reads only through a file descriptor, so src->fd of an NBD
  * source is a sparse memfd of the disk's size, filled by
- * lb_source_prefetch with the regions a probe reads (lb_partition.c). */
+ * lb_source_prefetch with the regions a probe reads (lb_partition.c).
+ *
+ * libnbd (and GnuTLS, libxml2 and ICU behind it, most of what the binary
+ * used to load at start-up) is only needed for these targets, so it is not
+ * linked: it is dlopen()ed (lb_dlopen, plain RTLD_LOCAL) the first time an
+ * NBD source opens, and every nbd_X function is called as N.X from the
+ * table below.  <libnbd.h> (libnbd-dev) is only used for types. */
 #include "lb_source_nbd.h"
 
 #include <errno.h>
@@ -27,7 +33,61 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_dlopen.h"
+
 #define NBD_CHUNK (4u << 20) /* below every server's maximum request size */
+
+#ifndef LB_NBD_SONAME
+#define LB_NBD_SONAME "libnbd.so.0"
+#endif
+#ifndef LB_NBD_PACKAGE
+#define LB_NBD_PACKAGE "libnbd0"
+#endif
+
+LB_ELF_NOTE_DLOPEN(lb_note_nbd, "vm-images", "VM disk images and NBD exports",
+                   LB_DLOPEN_RECOMMENDED, LB_NBD_SONAME);
+
+/* The nbd_* functions, resolved once (nbd_load); nbd_X is N.X. */
+static struct {
+	struct nbd_handle *(*create)(void);
+	void (*close)(struct nbd_handle *h);
+	const char *(*get_error)(void);
+	int (*get_errno)(void);
+	int (*set_handle_name)(struct nbd_handle *h, const char *name);
+	int (*set_uri_allow_local_file)(struct nbd_handle *h, bool allow);
+	int (*connect_uri)(struct nbd_handle *h, const char *uri);
+	int (*connect_systemd_socket_activation)(struct nbd_handle *h, char **argv);
+	int64_t (*get_size)(struct nbd_handle *h);
+	int64_t (*get_block_size)(struct nbd_handle *h, int size_type);
+	int (*is_read_only)(struct nbd_handle *h);
+	int (*can_flush)(struct nbd_handle *h);
+	int (*pread)(struct nbd_handle *h, void *buf, size_t n, uint64_t off, uint32_t flags);
+	int (*pwrite)(struct nbd_handle *h, const void *buf, size_t n, uint64_t off,
+	              uint32_t flags);
+	int (*flush)(struct nbd_handle *h, uint32_t flags);
+	int (*aio_is_ready)(struct nbd_handle *h);
+	int (*shutdown)(struct nbd_handle *h, uint32_t flags);
+} N;
+
+#define NBD_SYM(f) { "nbd_" #f, (void **)&N.f }
+
+static int nbd_load(struct lb_err *err)
+{
+	static const struct lb_dlsym syms[] = {
+		NBD_SYM(create), NBD_SYM(close), NBD_SYM(get_error), NBD_SYM(get_errno),
+		NBD_SYM(set_handle_name), NBD_SYM(set_uri_allow_local_file), NBD_SYM(connect_uri),
+		NBD_SYM(connect_systemd_socket_activation), NBD_SYM(get_size),
+		NBD_SYM(get_block_size), NBD_SYM(is_read_only), NBD_SYM(can_flush), NBD_SYM(pread),
+		NBD_SYM(pwrite), NBD_SYM(flush), NBD_SYM(aio_is_ready), NBD_SYM(shutdown),
+	};
+	static void *handle;
+
+	if (!handle)
+		handle = lb_dlopen(LB_NBD_SONAME, LB_NBD_PACKAGE, "opening VM disk images and NBD "
+		                   "exports", LB_DLOPEN_PLAIN, syms, sizeof(syms) / sizeof(syms[0]),
+		                   err);
+	return handle ? 0 : -1;
+}
 
 struct lb_nbd {
 	struct nbd_handle *h;
@@ -44,7 +104,7 @@ bool lb_nbd_is_uri(const char *path)
 
 static int nbd_errno(void)
 {
-	int e = nbd_get_errno();
+	int e = N.get_errno();
 
 	return e > 0 ? -e : -EIO;
 }
@@ -54,7 +114,7 @@ static int xfer(struct lb_nbd *s, bool wr, char *p, size_t n, uint64_t off)
 {
 	while (n) {
 		size_t k = n < NBD_CHUNK ? n : NBD_CHUNK;
-		int r = wr ? nbd_pwrite(s->h, p, k, off, 0) : nbd_pread(s->h, p, k, off, 0);
+		int r = wr ? N.pwrite(s->h, p, k, off, 0) : N.pread(s->h, p, k, off, 0);
 
 		if (r < 0)
 			return nbd_errno();
@@ -117,9 +177,9 @@ static int nbd_io_sync(struct lb_io *io)
 {
 	struct lb_nbd *s = io->ctx;
 
-	if (!io->writable || nbd_can_flush(s->h) != 1)
+	if (!io->writable || N.can_flush(s->h) != 1)
 		return 0;
-	return nbd_flush(s->h, 0) < 0 ? nbd_errno() : 0;
+	return N.flush(s->h, 0) < 0 ? nbd_errno() : 0;
 }
 
 static const struct lb_io_ops nbd_ops = {
@@ -152,7 +212,7 @@ static void free_nbd(struct lb_nbd *s)
 {
 	if (!s)
 		return;
-	nbd_close(s->h);
+	N.close(s->h);
 	if (s->log[0])
 		unlink(s->log);
 	if (s->file_fd >= 0)
@@ -194,12 +254,12 @@ static int start_qemu(struct lb_nbd *s, const char *abs, const char *fmt, bool w
 	}
 	close(fd);
 	argv[4] = s->log;
-	if (nbd_connect_systemd_socket_activation(s->h, argv) == 0)
+	if (N.connect_systemd_socket_activation(s->h, argv) == 0)
 		return 0;
 	read_log(s->log, msg, sizeof(msg));
 	if (!msg[0])
 		snprintf(msg, sizeof(msg), "%s (is qemu-nbd installed? Debian: qemu-utils)",
-		         nbd_get_error() ? nbd_get_error() : "?");
+		         N.get_error() ? N.get_error() : "?");
 	return lb_err_set(err, LB_EK_INPUT, 0, "%s: QEMU cannot open this %s image%s: %s", path,
 	                  fmt, writable ? " for writing" : "", msg);
 }
@@ -207,17 +267,17 @@ static int start_qemu(struct lb_nbd *s, const char *abs, const char *fmt, bool w
 /* Size, the read-only check, the io and the shadow memfd for libblkid. */
 static int finish(struct lb_source *src, struct lb_nbd *s, bool writable, struct lb_err *err)
 {
-	int64_t size = nbd_get_size(s->h);
+	int64_t size = N.get_size(s->h);
 
 	if (size < 0)
 		return lb_err_set(err, LB_EK_IO, -nbd_errno(), "%s: NBD size: %s", src->path,
-		                  nbd_get_error());
-	if (writable && nbd_is_read_only(s->h) != 0)
+		                  N.get_error());
+	if (writable && N.is_read_only(s->h) != 0)
 		return lb_err_set(err, LB_EK_REFUSED, 0, "%s: the NBD export is read-only "
 		                  "(format %s): cannot write it", src->path, src->format);
 	s->align = 1;
 	{
-		int64_t min = nbd_get_block_size(s->h, LIBNBD_SIZE_MINIMUM);
+		int64_t min = N.get_block_size(s->h, LIBNBD_SIZE_MINIMUM);
 
 		if (min > 1 && min <= 65536 && !(min & (min - 1)))
 			s->align = (uint32_t)min;
@@ -249,18 +309,24 @@ static void fail_close(struct lb_source *src, struct lb_nbd *s)
 
 static struct lb_nbd *new_nbd(struct lb_source *src, struct lb_err *err)
 {
-	struct lb_nbd *s = calloc(1, sizeof(*s));
+	struct lb_nbd *s;
+
+	if (nbd_load(err)) {
+		lb_err_wrap(err, "%s", src->path);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
 
 	if (s)
-		s->h = nbd_create();
+		s->h = N.create();
 	if (!s || !s->h) {
 		free(s);
 		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s: libnbd: %s", src->path,
-		           nbd_get_error() ? nbd_get_error() : "out of memory");
+		           N.get_error() ? N.get_error() : "out of memory");
 		return NULL;
 	}
 	s->file_fd = -1;
-	nbd_set_handle_name(s->h, "loopbreaker");
+	N.set_handle_name(s->h, "loopbreaker");
 	return s;
 }
 
@@ -297,10 +363,10 @@ int lb_nbd_open_uri(struct lb_source *src, bool writable, struct lb_err *err)
 		return -1;
 	src->is_uri = true;
 	src->format = "nbd";
-	nbd_set_uri_allow_local_file(s->h, true); /* ?socket= and TLS files */
-	if (nbd_connect_uri(s->h, src->path) < 0) {
-		lb_err_set(err, nbd_get_errno() == EINVAL ? LB_EK_INPUT : LB_EK_IO, 0,
-		           "%s: cannot connect: %s", src->path, nbd_get_error());
+	N.set_uri_allow_local_file(s->h, true); /* ?socket= and TLS files */
+	if (N.connect_uri(s->h, src->path) < 0) {
+		lb_err_set(err, N.get_errno() == EINVAL ? LB_EK_INPUT : LB_EK_IO, 0,
+		           "%s: cannot connect: %s", src->path, N.get_error());
 		goto fail;
 	}
 	if (finish(src, s, writable, err))
@@ -317,10 +383,10 @@ void lb_nbd_close(struct lb_source *src)
 
 	if (!s)
 		return;
-	if (src->io && src->io->writable && nbd_can_flush(s->h) == 1)
-		nbd_flush(s->h, 0);
-	if (nbd_aio_is_ready(s->h) == 1)
-		nbd_shutdown(s->h, 0); /* NBD_CMD_DISC: qemu-nbd closes the image and exits */
+	if (src->io && src->io->writable && N.can_flush(s->h) == 1)
+		N.flush(s->h, 0);
+	if (N.aio_is_ready(s->h) == 1)
+		N.shutdown(s->h, 0); /* NBD_CMD_DISC: qemu-nbd closes the image and exits */
 	free_nbd(s);
 	src->nbd = NULL;
 }

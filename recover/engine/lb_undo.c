@@ -479,10 +479,12 @@ int lb_undo_run(const char *bundle, const char *const *targets, size_t ntargets,
 	*report = r;
 	lb_err_clear(&err);
 	if (undo_bundle_read(bundle, &b, &err)) {
+		/* 2 for a bundle that is not one; 3 when libarchive is missing */
+		ex = lb_exit_for(err.kind);
 		json_object_set_new(r, "status", json_string("error"));
 		json_array_append_new(reasons, json_string(err.msg));
-		json_object_set_new(r, "exit_code", json_integer(LB_EXIT_INPUT));
-		return LB_EXIT_INPUT;
+		json_object_set_new(r, "exit_code", json_integer(ex));
+		return ex;
 	}
 	ex = undo_targets_init(&ut, targets, ntargets, b.manifest, any_target, unlock, reasons);
 	if (ex < 0) {

@@ -1,11 +1,12 @@
-/* undo_bundle.c - reading an evidence bundle back for undo. */
+/* undo_bundle.c - reading an evidence bundle back for undo (libarchive,
+ * dlopen()ed here: lb_archive.h). */
 #include "undo_int.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lb_archive.h"
 
 void undo_bundle_free(struct bundle *b)
 {
@@ -19,27 +20,32 @@ void undo_bundle_free(struct bundle *b)
 
 int undo_bundle_read(const char *path, struct bundle *b, struct lb_err *err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *e;
 	int rc = 0, r;
 
 	memset(b, 0, sizeof(*b));
+	if (lb_archive_ready(err)) {
+		lb_err_wrap(err, "%s", path);
+		return -1;
+	}
+	a = lb_arc.read_new();
 	if (!a)
 		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "bundle");
-	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
-	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", path, archive_error_string(a));
+	lb_arc.read_support_filter_all(a);
+	lb_arc.read_support_format_all(a);
+	if (lb_arc.read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", path, lb_arc.error_string(a));
 		goto out;
 	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		la_int64_t size = archive_entry_size(e);
+	while ((r = lb_arc.read_next_header(a, &e)) == ARCHIVE_OK) {
+		la_int64_t size = lb_arc.entry_size(e);
 		struct blob *nb;
 		uint8_t *data;
 
 		if (size < 0 || (uint64_t)size > BLOB_MAX) {
 			rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: entry %s too large", path,
-			                archive_entry_pathname(e));
+			                lb_arc.entry_pathname(e));
 			goto out;
 		}
 		data = malloc((size_t)size + 1);
@@ -50,20 +56,20 @@ int undo_bundle_read(const char *path, struct bundle *b, struct lb_err *err)
 			goto out;
 		}
 		b->blobs = nb;
-		if (archive_read_data(a, data, (size_t)size) != size) {
+		if (lb_arc.read_data(a, data, (size_t)size) != size) {
 			free(data);
-			rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s: %s", path, archive_entry_pathname(e),
-			                archive_error_string(a));
+			rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s: %s", path, lb_arc.entry_pathname(e),
+			                lb_arc.error_string(a));
 			goto out;
 		}
 		data[size] = 0;
-		b->blobs[b->n].name = strdup(archive_entry_pathname(e));
+		b->blobs[b->n].name = strdup(lb_arc.entry_pathname(e));
 		b->blobs[b->n].data = data;
 		b->blobs[b->n].len = (size_t)size;
 		b->n++;
 	}
 	if (r != ARCHIVE_EOF) {
-		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", path, archive_error_string(a));
+		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: %s", path, lb_arc.error_string(a));
 		goto out;
 	}
 	for (size_t i = 0; i < b->n; i++)
@@ -80,7 +86,7 @@ int undo_bundle_read(const char *path, struct bundle *b, struct lb_err *err)
 	                                   : "", "loopbreaker-evidence/1")))
 		rc = lb_err_set(err, LB_EK_INPUT, 0, "%s: not a loopbreaker evidence bundle", path);
 out:
-	archive_read_free(a);
+	lb_arc.read_free(a);
 	if (rc)
 		undo_bundle_free(b);
 	return rc;

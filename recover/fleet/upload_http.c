@@ -1,9 +1,9 @@
-/* upload_http.c - one file to one URL over HTTP(S) with libcurl: TLS
- * verified, a bearer token from a file, retries with exponential backoff
- * bounded in attempts and time (see lb_upload.h, docs/fleet.md). */
+/* upload_http.c - one file to one URL over HTTP(S) with libcurl (called
+ * through lb_curl, upload_curl.c): TLS verified, a bearer token from a
+ * file, retries with exponential backoff bounded in attempts and time (see
+ * lb_upload.h, docs/fleet.md). */
 #include "upload_int.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -24,18 +24,6 @@
 #define UP_MAX_TOKEN 8192          /* bytes of a token, its NUL included */
 #define UP_MAX_TOKEN_FILE (64u << 10)
 #define UP_MAX_BACKOFF_MS 30000
-
-int lb_upload_curl_ready(struct lb_err *err)
-{
-	static int done;
-
-	if (!done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return lb_err_set(err, LB_EK_INTERNAL, 0, "libcurl failed to initialise");
-		done = 1;
-	}
-	return 0;
-}
 
 static double mono_ms(void)
 {
@@ -173,13 +161,13 @@ static void free_headers(struct curl_slist *h)
 {
 	for (struct curl_slist *p = h; p; p = p->next)
 		sodium_memzero(p->data, strlen(p->data));
-	curl_slist_free_all(h);
+	lb_curl.slist_free_all(h);
 }
 
 /* Appends to *h; on failure frees (and wipes) the whole list. */
 static bool add_header(struct curl_slist **h, const char *line)
 {
-	struct curl_slist *n = curl_slist_append(*h, line);
+	struct curl_slist *n = lb_curl.slist_append(*h, line);
 
 	if (!n) {
 		free_headers(*h);
@@ -217,31 +205,31 @@ static void setup(CURL *h, const char *url, const struct lb_upload_opts *o,
 {
 	const bool post = o->method && !strcasecmp(o->method, "POST");
 
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "loopbreaker/" LB_VERSION);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	lb_curl.easy_reset(h);
+	lb_curl.easy_setopt(h, CURLOPT_URL, url);
+	lb_curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	lb_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	lb_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	lb_curl.easy_setopt(h, CURLOPT_USERAGENT, "loopbreaker/" LB_VERSION);
+	lb_curl.easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	lb_curl.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	lb_curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (o->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o->connect_timeout > 0 ?
-	                 o->connect_timeout : 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms > 1000 ? (long)left_ms : 1000L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(h, CURLOPT_READDATA, b);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
+		lb_curl.easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+	lb_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o->connect_timeout > 0 ?
+	                    o->connect_timeout : 10L);
+	lb_curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms > 1000 ? (long)left_ms : 1000L);
+	lb_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	lb_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	lb_curl.easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+	lb_curl.easy_setopt(h, CURLOPT_READDATA, b);
+	lb_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
 	if (post) {
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, b->size);
+		lb_curl.easy_setopt(h, CURLOPT_POST, 1L);
+		lb_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, b->size);
 	} else {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, b->size);
+		lb_curl.easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		lb_curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, b->size);
 	}
 }
 
@@ -275,18 +263,18 @@ static int outcome(CURL *h, CURLcode cc, const char *method, const char *red,
 {
 	*code = 0;
 	*retry_after = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+	lb_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
 	if (cc == CURLE_OK && *code >= 200 && *code < 300)
 		return 0;
 	if (cc == CURLE_OK) {
 		*retry = *code >= 500 || *code == 429 || *code == 408;
 		lb_err_set(err, *retry ? LB_EK_IO : LB_EK_REFUSED, 0, "%s %s: HTTP %ld", method, red,
 		           *code);
-		curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, retry_after);
+		lb_curl.easy_getinfo(h, CURLINFO_RETRY_AFTER, retry_after);
 	} else {
 		*retry = transient(cc);
 		lb_err_set(err, LB_EK_IO, 0, "%s %s: %s", method, red,
-		           ebuf[0] ? ebuf : curl_easy_strerror(cc));
+		           ebuf[0] ? ebuf : lb_curl.easy_strerror(cc));
 	}
 	return -1;
 }
@@ -369,7 +357,7 @@ static int try_send(CURL *h, const char *url, struct body *b, struct curl_slist 
 		b->off = 0;
 		ebuf[0] = '\0';
 		setup(h, url, o, hdr, ebuf, b, a->max_ms - (mono_ms() - a->t0));
-		rc = outcome(h, curl_easy_perform(h), method, red, ebuf, code, &retry, &retry_after,
+		rc = outcome(h, lb_curl.easy_perform(h), method, red, ebuf, code, &retry, &retry_after,
 		             err);
 		if (rc == 0 || !wait_again(a, retry, retry_after, o, err))
 			break;
@@ -400,7 +388,7 @@ int lb_upload_send_item(const char *url, const struct lb_upload_item *it,
 		lb_upload_trace(o, it, url, "failed", 0, 0, err->msg);
 		return -1;
 	}
-	h = curl_easy_init();
+	h = lb_curl.easy_init();
 	hdr = request_headers(it, o, token);
 	if (!h || !hdr)
 		rc = lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "upload");
@@ -413,6 +401,6 @@ int lb_upload_send_item(const char *url, const struct lb_upload_item *it,
 	if (b.f)
 		fclose(b.f);
 	free_headers(hdr);
-	curl_easy_cleanup(h);
+	lb_curl.easy_cleanup(h);
 	return rc;
 }

@@ -1,9 +1,8 @@
 /* upload_url.c - URL templates ({hostname}, {time}, {file}, percent-encoded
- * with curl_easy_escape), redaction for logs, and the URLs allowed (see
- * lb_upload.h). */
+ * as curl_easy_escape does, without libcurl), redaction for logs, and the
+ * URLs allowed (libcurl's URL parser, see lb_upload.h). */
 #include "upload_int.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,29 @@ static size_t placeholder(const char *t, const char *hostname, const char *time,
 			return strlen(names[i]);
 		}
 	return 0;
+}
+
+/* s percent-encoded like curl_easy_escape: every byte but A-Z a-z 0-9
+ * - . _ ~ as %XX (upper-case hex); malloc'd, NULL out of memory. */
+static char *escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 /* Appends n bytes of s to the malloc'd *out (length *len); -1 out of memory. */
@@ -84,9 +106,9 @@ char *lb_upload_expand(const char *tmpl, const char *hostname, const char *time,
 			free(full);
 			return NULL;
 		}
-		esc = curl_easy_escape(NULL, val, (int)strlen(val));
+		esc = escape(val);
 		rc = esc ? append(&out, &n, esc, strlen(esc)) : -1;
-		curl_free(esc);
+		free(esc);
 		t += skip;
 	}
 	free(full);
@@ -106,28 +128,32 @@ static bool loopback_host(const char *h)
 
 int lb_upload_check_url(const char *url, bool token, struct lb_err *err)
 {
-	CURLU *u = curl_url();
+	CURLU *u;
 	char *scheme = NULL, *host = NULL;
-	char *red = lb_upload_redact(url);
+	char *red;
 	int rc = 0;
 
+	if (lb_upload_curl_ready(err))
+		return -1;
+	u = lb_curl.url();
+	red = lb_upload_redact(url);
 	if (!u || !red) {
-		curl_url_cleanup(u);
+		lb_curl.url_cleanup(u);
 		free(red);
 		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "URL");
 	}
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+	if (lb_curl.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    lb_curl.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    lb_curl.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		rc = lb_err_set(err, LB_EK_USAGE, 0, "not a valid URL: %s", red);
 	else if (strcasecmp(scheme, "https") && strcasecmp(scheme, "http"))
 		rc = lb_err_set(err, LB_EK_USAGE, 0, "only http and https URLs: %s", red);
 	else if (token && strcasecmp(scheme, "https") && !loopback_host(host))
 		rc = lb_err_set(err, LB_EK_USAGE, 0, "refusing to send a bearer token over plain "
 		                "http to %s (use https)", host);
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	lb_curl.free(scheme);
+	lb_curl.free(host);
+	lb_curl.url_cleanup(u);
 	free(red);
 	return rc;
 }

@@ -1,8 +1,7 @@
-/* lb_evidence.c - evidence bundles with libarchive. */
+/* lb_evidence.c - evidence bundles with libarchive (dlopen()ed on the first
+ * bundle: lb_archive.h). */
 #include "lb_evidence.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lb_archive.h"
 #include "lb_bytes.h"
 #include "lb_file.h"
 
@@ -65,50 +65,50 @@ bool lb_evidence_suffix_ok(const char *path)
 static int add_entry(struct archive *a, const char *name, const void *data, size_t len,
                      int64_t mtime, struct lb_err *err)
 {
-	struct archive_entry *e = archive_entry_new();
+	struct archive_entry *e = lb_arc.entry_new();
 	int rc = 0;
 
 	if (!e)
 		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "evidence entry");
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_size(e, (la_int64_t)len);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0600);
-	archive_entry_set_mtime(e, (time_t)mtime, 0);
-	if (archive_write_header(a, e) != ARCHIVE_OK)
-		rc = lb_err_set(err, LB_EK_IO, 0, "evidence: %s: %s", name, archive_error_string(a));
-	else if (len && archive_write_data(a, data, len) != (la_ssize_t)len)
-		rc = lb_err_set(err, LB_EK_IO, 0, "evidence: %s: %s", name, archive_error_string(a));
-	archive_entry_free(e);
+	lb_arc.entry_set_pathname(e, name);
+	lb_arc.entry_set_size(e, (la_int64_t)len);
+	lb_arc.entry_set_filetype(e, AE_IFREG);
+	lb_arc.entry_set_perm(e, 0600);
+	lb_arc.entry_set_mtime(e, (time_t)mtime, 0);
+	if (lb_arc.write_header(a, e) != ARCHIVE_OK)
+		rc = lb_err_set(err, LB_EK_IO, 0, "evidence: %s: %s", name, lb_arc.error_string(a));
+	else if (len && lb_arc.write_data(a, data, len) != (la_ssize_t)len)
+		rc = lb_err_set(err, LB_EK_IO, 0, "evidence: %s: %s", name, lb_arc.error_string(a));
+	lb_arc.entry_free(e);
 	return rc;
 }
 
 /* The archive writer for path's suffix, on fd: NULL with err. */
 static struct archive *open_archive(const char *path, int fd, struct lb_err *err)
 {
-	struct archive *a = archive_write_new();
+	struct archive *a = lb_arc.write_new();
 
 	if (!a) {
 		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "evidence");
 		return NULL;
 	}
 	if (ends_with(path, ".zip")) {
-		archive_write_set_format_zip(a);
+		lb_arc.write_set_format_zip(a);
 	} else {
-		archive_write_set_format_pax_restricted(a);
+		lb_arc.write_set_format_pax_restricted(a);
 		if (ends_with(path, ".tar.xz"))
-			archive_write_add_filter_xz(a);
+			lb_arc.write_add_filter_xz(a);
 		else if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz"))
-			archive_write_add_filter_gzip(a);
-		else if (ends_with(path, ".tar.zst") && archive_write_add_filter_zstd(a) != ARCHIVE_OK) {
-			lb_err_set(err, LB_EK_INTERNAL, 0, "evidence: zstd: %s", archive_error_string(a));
-			archive_write_free(a);
+			lb_arc.write_add_filter_gzip(a);
+		else if (ends_with(path, ".tar.zst") && lb_arc.write_add_filter_zstd(a) != ARCHIVE_OK) {
+			lb_err_set(err, LB_EK_INTERNAL, 0, "evidence: zstd: %s", lb_arc.error_string(a));
+			lb_arc.write_free(a);
 			return NULL;
 		}
 	}
-	if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-		lb_err_set(err, LB_EK_IO, 0, "evidence %s: %s", path, archive_error_string(a));
-		archive_write_free(a);
+	if (lb_arc.write_open_fd(a, fd) != ARCHIVE_OK) {
+		lb_err_set(err, LB_EK_IO, 0, "evidence %s: %s", path, lb_arc.error_string(a));
+		lb_arc.write_free(a);
 		return NULL;
 	}
 	return a;
@@ -168,6 +168,8 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 		                  "end in %s)", path, lb_evidence_suffixes);
 	if (lstat(path, &st) == 0)
 		return lb_err_set(err, LB_EK_USAGE, EEXIST, "evidence bundle %s", path);
+	if (lb_archive_ready(err))
+		return -1; /* "an evidence bundle needs libarchive.so.13 (…)" */
 	if ((size_t)snprintf(tmp, tmplen, "%s.partial-XXXXXX", path) >= tmplen)
 		return lb_err_set(err, LB_EK_USAGE, ENAMETOOLONG, "evidence bundle %s", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
@@ -176,8 +178,8 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 	a = open_archive(path, fd, err);
 	if (!a || write_members(a, header, items, n, err))
 		goto out;
-	if (archive_write_close(a) != ARCHIVE_OK) {
-		lb_err_set(err, LB_EK_IO, 0, "evidence %s: %s", path, archive_error_string(a));
+	if (lb_arc.write_close(a) != ARCHIVE_OK) {
+		lb_err_set(err, LB_EK_IO, 0, "evidence %s: %s", path, lb_arc.error_string(a));
 		goto out;
 	}
 	/* Durable before any target is touched: the file, then (after the
@@ -193,7 +195,7 @@ int lb_evidence_write(const char *path, json_t *header, struct lb_evidence_item 
 	rc = 0;
 out:
 	if (a)
-		archive_write_free(a);
+		lb_arc.write_free(a);
 	close(fd);
 	if (rc)
 		unlink(tmp); /* an incomplete bundle is not evidence */

@@ -1,8 +1,12 @@
 /* lb_dlopen.h - optional libraries, loaded when a run needs them.
  *
- * A library that only some runs need (libdislocker: only when a BitLocker
- * volume is unlocked) is not linked; it is dlopen()ed by soname the first
- * time it is needed, and every function is resolved once into a table.
+ * A library that only some runs need is not linked; it is dlopen()ed by
+ * soname the first time it is needed, and every function is resolved once
+ * into a table: libdislocker (a BitLocker unlock, bitlocker/), libarchive
+ * (an evidence bundle, output/lb_archive.c), libcurl (an upload,
+ * fleet/upload_curl.c), libnbd (a VM image or NBD target,
+ * dev/lb_source_nbd.c).  Start-up then loads only what every scan needs
+ * (docs/design.md, "Start-up").
  *
  * So that packagers and the boot-image builder still see the dependency,
  * each such library is declared with LB_ELF_NOTE_DLOPEN(), which puts an
@@ -64,7 +68,9 @@ struct lb_dlsym {
 
 /* How a library is loaded (lb_dlopen's mode). */
 enum lb_dlopen_mode {
-	/* RTLD_NOW | RTLD_LOCAL: the usual. */
+	/* RTLD_NOW | RTLD_LOCAL: the usual (libarchive, libcurl, libnbd).  The
+	 * library's own undefined names still bind to the global scope first:
+	 * libarchive's crc32 to the linked zlib. */
 	LB_DLOPEN_PLAIN,
 	/* The library's symbols neither go into the global scope nor are taken
 	 * from it: for a library that exports names other libraries also

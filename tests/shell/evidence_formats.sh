@@ -7,7 +7,8 @@
 #     and zip writers call zlib's crc32(); libdislocker exports a crc32() of
 #     its own, and while it was linked it took zlib's place (exit 139).
 #   * the binary carries the ELF .note.dlopen for libdislocker
-#     (https://systemd.io/ELF_DLOPEN_METADATA/), and does not link it;
+#     (https://systemd.io/ELF_DLOPEN_METADATA/), and does not link it
+#     (the other dlopen()ed libraries: tests/shell/startup.sh);
 #   * scan of a plain disk (even with --keys) does not load libdislocker,
 #     unlocking a BitLocker volume does (LD_DEBUG=files);
 #   * a machine without libdislocker (loopbreaker-test with
@@ -29,37 +30,8 @@ RPID=64311DEA-4587-4029-924A-BA299647998E
 FORMATS="tar.gz tgz zip tar.xz tar"
 
 # ---- the ELF note, and no DT_NEEDED ----
-note=$(python3 - "$LB" <<'EOF'
-import json, struct, sys
-d = open(sys.argv[1], 'rb').read()
-assert d[:4] == b'\x7fELF' and d[4] == 2 and d[5] == 1, 'not a little-endian ELF64 file'
-shoff, = struct.unpack_from('<Q', d, 0x28)
-shentsize, shnum, shstrndx = struct.unpack_from('<HHH', d, 0x3a)
-def sh(i):
-    return struct.unpack_from('<IIQQQQIIQQ', d, shoff + i * shentsize)
-stroff = sh(shstrndx)[4]
-out = []
-for i in range(shnum):
-    name, typ, flags, addr, off, size, *_ = sh(i)
-    nm = d[stroff + name:d.index(b'\0', stroff + name)].decode()
-    if nm != '.note.dlopen':
-        continue
-    # SHT_NOTE, allocated (SHF_ALLOC), not writable
-    assert typ == 7 and flags & 2 and not flags & 1, 'section type/flags %d/%#x' % (typ, flags)
-    p, end = off, off + size
-    while p < end:
-        namesz, descsz, ntype = struct.unpack_from('<III', d, p)
-        owner = d[p + 12:p + 12 + namesz].rstrip(b'\0').decode()
-        q = p + 12 + (namesz + 3) // 4 * 4
-        desc = d[q:q + descsz]
-        assert desc.endswith(b'\0'), 'descriptor not NUL-terminated'
-        for e in json.loads(desc.rstrip(b'\0')):
-            out.append('%s %#x %s %s %s' % (owner, ntype, e['feature'], e['priority'],
-                                            ','.join(e['soname'])))
-        p = q + (descsz + 3) // 4 * 4
-print('\n'.join(out))
-EOF
-) || fail "parsing .note.dlopen"
+note=$(python3 "$LB_SOURCE/tests/support/dlopen_notes.py" "$LB" | grep ' bitlocker ') ||
+	fail "parsing .note.dlopen"
 eq "ELF .note.dlopen" "$note" "FDO 0x407c0c0a bitlocker recommended $SONAME"
 check "readelf -n shows the note" bash -c "readelf -n '$LB' | grep -A3 'FDO' | grep -q '0x407c0c0a\|Unknown note type'"
 check "loopbreaker does not link libdislocker" bash -c "! readelf -d '$LB' | grep NEEDED | grep -q dislocker"
