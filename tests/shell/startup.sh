@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start-up: the optional libraries are dlopen()ed when a run needs them,
 # never linked (docs/performance.md, "Start-up"; recover/util/lb_dlopen.h):
-#   * the binary's ELF .note.dlopen names all four (libdislocker, libarchive,
-#     libcurl, libnbd) and neither DT_NEEDED nor ldd lists them;
+#   * the binary's ELF .note.dlopen names them all (libdislocker, libarchive,
+#     libcurl, libnbd, libvirt, libxml2) and neither DT_NEEDED nor ldd lists
+#     them;
 #   * `version` and a scan of a plain disk load none of them; fix --evidence
 #     and undo load libarchive, upload libcurl, a qcow2 image libnbd
 #     (LD_DEBUG=files);
@@ -21,10 +22,12 @@ MISSING="libloopbreaker-test-missing.so.0: cannot open shared object file: No su
 notes=$(python3 "$LB_SOURCE/tests/support/dlopen_notes.py" "$LB") || fail "parsing .note.dlopen"
 eq "ELF .note.dlopen" "$notes" "FDO 0x407c0c0a bitlocker recommended $DIS
 FDO 0x407c0c0a evidence recommended libarchive.so.13
+FDO 0x407c0c0a libvirt suggested libvirt.so.0
+FDO 0x407c0c0a libvirt-xml suggested libxml2.so.2
 FDO 0x407c0c0a upload recommended libcurl.so.4
 FDO 0x407c0c0a vm-images recommended libnbd.so.0"
 ldd "$LB" > ldd.out || fail "ldd $LB"
-for lib in libdislocker libarchive libcurl libnbd; do
+for lib in libdislocker libarchive libcurl libnbd libvirt libxml2; do
 	check "ldd does not list $lib" bash -c "! grep -q '$lib' ldd.out"
 	check "no DT_NEEDED $lib" bash -c "! readelf -d '$LB' | grep NEEDED | grep -q '$lib'"
 done
