@@ -43,24 +43,35 @@ static int count_attrs(ntfs_inode *ni, struct lb_ntfs_shape *s)
 	return 0;
 }
 
+/* The file at path and its directory, both open (close both), or -1. */
+static int open_with_parent(struct lb_ntfs *v, const char *path, ntfs_inode **ni,
+                            ntfs_inode **dni, struct lb_err *err)
+{
+	char parent[4096], leaf[1024];
+	int e;
+
+	if (lbn_split_path(path, parent, sizeof(parent), leaf, sizeof(leaf)))
+		return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "%s: not a file", path);
+	*ni = lbn_open_path(v, path);
+	*dni = *ni ? ntfs_pathname_to_inode(v->vol, NULL, parent) : NULL;
+	if (!*ni || !*dni) {
+		e = errno;
+		if (*ni)
+			ntfs_inode_close(*ni);
+		return lb_err_set(err, LB_EK_IO, e, "%s: %s", v->io->name, path);
+	}
+	return 0;
+}
+
 int lb_ntfs_shape(struct lb_ntfs *v, const char *path, struct lb_ntfs_shape *s,
                   struct lb_err *err)
 {
-	char parent[4096], leaf[1024];
 	ntfs_inode *ni, *dni;
 	int n, e;
 
 	memset(s, 0, sizeof(*s));
-	if (lbn_split_path(path, parent, sizeof(parent), leaf, sizeof(leaf)))
-		return lb_err_set(err, LB_EK_INTERNAL, EINVAL, "%s: not a file", path);
-	ni = lbn_open_path(v, path);
-	dni = ni ? ntfs_pathname_to_inode(v->vol, NULL, parent) : NULL;
-	if (!ni || !dni) {
-		e = errno;
-		if (ni)
-			ntfs_inode_close(ni);
-		return lb_err_set(err, LB_EK_IO, e, "%s: %s", v->io->name, path);
-	}
+	if (open_with_parent(v, path, &ni, &dni, err))
+		return -1;
 	if (count_attrs(ni, s)) {
 		e = errno;
 		ntfs_inode_close(ni);
@@ -79,24 +90,15 @@ int lb_ntfs_shape(struct lb_ntfs *v, const char *path, struct lb_ntfs_shape *s,
 int lb_ntfs_set_short_name(struct lb_ntfs *v, const char *path, const char *short_name,
                            struct lb_err *err)
 {
-	char parent[4096], leaf[1024];
 	ntfs_inode *ni, *dni;
-	int e;
 
 	if (!v->writable)
 		return lb_err_set(err, LB_EK_INTERNAL, EROFS, "%s: volume opened read-only",
 		                  v->io->name);
-	if (lbn_split_path(path, parent, sizeof(parent), leaf, sizeof(leaf)) ||
-	    !short_name[0] || strlen(short_name) > 12)
+	if (!short_name[0] || strlen(short_name) > 12)
 		return lb_err_set(err, LB_EK_INPUT, EINVAL, "%s: short name \"%s\"", path, short_name);
-	ni = lbn_open_path(v, path);
-	dni = ni ? ntfs_pathname_to_inode(v->vol, NULL, parent) : NULL;
-	if (!ni || !dni) {
-		e = errno;
-		if (ni)
-			ntfs_inode_close(ni);
-		return lb_err_set(err, LB_EK_IO, e, "%s: %s", v->io->name, path);
-	}
+	if (open_with_parent(v, path, &ni, &dni, err))
+		return -1;
 	/* closes both inodes, on success and on error */
 	if (ntfs_set_ntfs_dos_name(ni, dni, short_name, strlen(short_name), 0))
 		return lb_err_set(err, LB_EK_IO, errno, "%s: giving %s the short name %s",
