@@ -78,6 +78,7 @@ static int dis_load(struct lb_err *err)
 		{ "intermediate_key", (void **)&D.vmk.intermediate_key },
 		{ "get_nested_datumvaluetype", (void **)&D.vmk.get_nested_datumvaluetype },
 		{ "get_vmk", (void **)&D.vmk.get_vmk },
+		{ "dis_free", (void **)&D.vmk.dis_free },
 	};
 
 	if (dis_handle)

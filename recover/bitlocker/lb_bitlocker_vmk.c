@@ -73,7 +73,7 @@ static int try_vmk(const struct lb_bl_vmk_fns *f, uint8_t *datum, const char *rp
 	}
 	if (out && out != ccm) {
 		sodium_memzero(out, lb_le16((uint8_t *)out));
-		free(out);
+		f->dis_free(out);
 	}
 	sodium_memzero(key, sizeof(key));
 	return ok;

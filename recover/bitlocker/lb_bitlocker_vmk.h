@@ -30,6 +30,9 @@ struct lb_bl_vmk_fns {
 	int (*intermediate_key)(const uint8_t *rp, const uint8_t *salt, uint8_t *key);
 	int (*get_nested_datumvaluetype)(void *datum, int value_type, void **nested);
 	int (*get_vmk)(void *aesccm_datum, uint8_t *key, size_t key_size, void **vmk);
+	/* what get_vmk allocates is freed by the library's own allocator (under
+	 * the sanitizers it lives in a link namespace of its own: lb_dlopen.c) */
+	void (*dis_free)(void *p);
 };
 
 /* Tries rp ("NNNNNN-…", 55 characters) on every recovery-password
