@@ -295,15 +295,11 @@ static int finish(struct lb_source *src, struct lb_nbd *s, bool writable, struct
 	return 0;
 }
 
+/* A failed open: no flush, no NBD_CMD_DISC; the rest as lb_source_close. */
 static void fail_close(struct lb_source *src, struct lb_nbd *s)
 {
-	if (src->io)
-		lb_io_close(src->io);
-	src->io = NULL;
-	if (src->fd >= 0)
-		close(src->fd);
-	src->fd = -1;
 	src->nbd = NULL;
+	lb_source_close(src);
 	free_nbd(s);
 }
 
