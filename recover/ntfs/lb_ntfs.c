@@ -252,52 +252,81 @@ int lb_ntfs_readdir(struct lb_ntfs *v, const char *dir, lb_ntfs_dir_cb cb, void 
 	return 0;
 }
 
-int64_t lb_ntfs_pread(struct lb_ntfs *v, const char *path, void *buf, uint64_t n, uint64_t off,
-                      struct lb_err *err)
-{
-	ntfs_inode *ni = lbn_open_path(v, path);
+/* An open unnamed $DATA attribute (lb_ntfs_file_open). */
+struct lb_ntfs_file {
+	struct lb_ntfs *v;
+	ntfs_inode *ni;
 	ntfs_attr *na;
+	char path[1024];
+};
+
+static void file_free(struct lb_ntfs_file *f)
+{
+	if (f->na)
+		ntfs_attr_close(f->na);
+	if (f->ni)
+		ntfs_inode_close(f->ni);
+	free(f);
+}
+
+/* Opens path's unnamed $DATA without the checks of lb_ntfs_file_open. */
+static struct lb_ntfs_file *file_attach(struct lb_ntfs *v, const char *path, struct lb_err *err)
+{
+	struct lb_ntfs_file *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s: %s", v->io->name, path);
+		return NULL;
+	}
+	f->v = v;
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	f->ni = lbn_open_path(v, path);
+	if (!f->ni) {
+		lb_err_set(err, errno == ENOENT ? LB_EK_INPUT : LB_EK_IO, errno, "%s: %s", v->io->name,
+		           path);
+		file_free(f);
+		return NULL;
+	}
+	f->na = ntfs_attr_open(f->ni, AT_DATA, AT_UNNAMED, 0);
+	if (!f->na) {
+		lb_err_set(err, LB_EK_INPUT, errno, "%s: %s: no data", v->io->name, path);
+		file_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+int64_t lb_ntfs_file_pread(struct lb_ntfs_file *f, void *buf, uint64_t n, uint64_t off,
+                           struct lb_err *err)
+{
 	uint64_t done = 0;
 
-	if (!ni)
-		return lb_err_set(err, errno == ENOENT ? LB_EK_INPUT : LB_EK_IO, errno, "%s: %s",
-		                  v->io->name, path);
-	na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
-	if (!na) {
-		int e = errno;
+	while (done < n && off + done < (uint64_t)f->na->data_size) {
+		s64 r = ntfs_attr_pread(f->na, (s64)(off + done), (s64)(n - done), (char *)buf + done);
 
-		ntfs_inode_close(ni);
-		return lb_err_set(err, LB_EK_INPUT, e, "%s: %s: no data", v->io->name, path);
-	}
-	while (done < n && off + done < (uint64_t)na->data_size) {
-		s64 r = ntfs_attr_pread(na, (s64)(off + done), (s64)(n - done), (char *)buf + done);
-
-		if (r < 0) {
-			int e = errno;
-
-			ntfs_attr_close(na);
-			ntfs_inode_close(ni);
-			return lb_err_set(err, LB_EK_IO, e, "%s: reading %s", v->io->name, path);
-		}
+		if (r < 0)
+			return lb_err_set(err, LB_EK_IO, errno, "%s: reading %s", f->v->io->name, f->path);
 		if (r == 0)
 			break;
 		done += (uint64_t)r;
 	}
-	ntfs_attr_close(na);
-	ntfs_inode_close(ni);
 	return (int64_t)done;
 }
 
-int lb_ntfs_read_all(struct lb_ntfs *v, const char *path, uint64_t max, uint8_t **data,
-                     uint64_t *len, struct lb_err *err)
+void lb_ntfs_file_close(struct lb_ntfs_file *f)
+{
+	if (f)
+		file_free(f);
+}
+
+int lb_ntfs_file_open(struct lb_ntfs *v, const char *path, uint64_t max, struct lb_ntfs_file **out,
+                      uint64_t *size, struct lb_err *err)
 {
 	struct lb_ntfs_stat st = { 0 }; /* -O3 cannot see that rc 0 means filled */
-	uint8_t *buf;
-	int64_t r;
 	int rc = lb_ntfs_stat(v, path, &st, err);
 
-	*data = NULL;
-	*len = 0;
+	*out = NULL;
+	*size = 0;
 	if (rc < 0)
 		return -1;
 	if (rc == 1)
@@ -307,21 +336,55 @@ int lb_ntfs_read_all(struct lb_ntfs *v, const char *path, uint64_t max, uint8_t 
 	if (st.size > max)
 		return lb_err_set(err, LB_EK_INPUT, 0, "%s: %s is %" PRIu64 " bytes, over the %" PRIu64
 		                  "-byte limit", v->io->name, path, st.size, max);
-	buf = malloc(st.size ? st.size : 1);
-	if (!buf)
+	if (!(*out = file_attach(v, path, err)))
+		return -1;
+	*size = st.size;
+	return 0;
+}
+
+int64_t lb_ntfs_pread(struct lb_ntfs *v, const char *path, void *buf, uint64_t n, uint64_t off,
+                      struct lb_err *err)
+{
+	struct lb_ntfs_file *f = file_attach(v, path, err);
+	int64_t r;
+
+	if (!f)
+		return -1;
+	r = lb_ntfs_file_pread(f, buf, n, off, err);
+	file_free(f);
+	return r;
+}
+
+int lb_ntfs_read_all(struct lb_ntfs *v, const char *path, uint64_t max, uint8_t **data,
+                     uint64_t *len, struct lb_err *err)
+{
+	struct lb_ntfs_file *f;
+	uint64_t size;
+	uint8_t *buf;
+	int64_t r;
+
+	*data = NULL;
+	*len = 0;
+	if (lb_ntfs_file_open(v, path, max, &f, &size, err))
+		return -1;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		file_free(f);
 		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "%s: %s", v->io->name, path);
-	r = lb_ntfs_pread(v, path, buf, st.size, 0, err);
+	}
+	r = lb_ntfs_file_pread(f, buf, size, 0, err);
+	file_free(f);
 	if (r < 0) {
 		free(buf);
 		return -1;
 	}
-	if ((uint64_t)r != st.size) {
+	if ((uint64_t)r != size) {
 		free(buf);
 		return lb_err_set(err, LB_EK_IO, 0, "%s: %s: short read (%" PRId64 " of %" PRIu64 ")",
-		                  v->io->name, path, r, st.size);
+		                  v->io->name, path, r, size);
 	}
 	*data = buf;
-	*len = st.size;
+	*len = size;
 	return 0;
 }
 

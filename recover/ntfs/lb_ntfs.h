@@ -71,6 +71,18 @@ int64_t lb_ntfs_pread(struct lb_ntfs *v, const char *path, void *buf, uint64_t n
 /* Reads a whole file (at most max bytes, else an error) into a malloc'd buffer. */
 int lb_ntfs_read_all(struct lb_ntfs *v, const char *path, uint64_t max, uint8_t **data,
                      uint64_t *len, struct lb_err *err);
+/* A file kept open for reads at offsets (a hive read a few cells at a time,
+ * without a copy of the whole file).  lb_ntfs_file_open runs the checks
+ * lb_ntfs_read_all runs (ENOENT, EISDIR, over max bytes: LB_EK_INPUT, with
+ * the same messages) and gives the unnamed $DATA size in *size.
+ * lb_ntfs_file_pread reads up to n bytes at off, short only at the end of
+ * the data; returns bytes read or -1 (LB_EK_IO).  Close before the volume. */
+struct lb_ntfs_file;
+int lb_ntfs_file_open(struct lb_ntfs *v, const char *path, uint64_t max, struct lb_ntfs_file **f,
+                      uint64_t *size, struct lb_err *err);
+int64_t lb_ntfs_file_pread(struct lb_ntfs_file *f, void *buf, uint64_t n, uint64_t off,
+                           struct lb_err *err);
+void lb_ntfs_file_close(struct lb_ntfs_file *f);
 
 /* Write operations (volume opened LB_NTFS_RW). */
 int lb_ntfs_mkdir_p(struct lb_ntfs *v, const char *path, struct lb_err *err);
