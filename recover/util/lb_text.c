@@ -1,4 +1,4 @@
-/* lb_text.c - UTF-16LE <-> UTF-8 through iconv(3); glob through fnmatch(3). */
+/* lb_text.c - UTF-16LE -> UTF-8 by hand, UTF-8 -> UTF-16LE through iconv(3); glob through fnmatch(3). */
 #include "lb_text.h"
 
 #include <errno.h>
@@ -9,47 +9,69 @@
 
 #include "lb_bytes.h"
 
-char *lb_utf16le_to_utf8(const void *utf16, size_t nbytes)
+long lb_utf16le_decode(const void *utf16, size_t len, unsigned flags, char *out, size_t cap)
 {
 	const uint8_t *s = utf16;
-	size_t units = nbytes / 2, len = 0;
-	char *out, *op;
-	char *ip;
-	size_t il, ol;
-	iconv_t cd;
+	size_t o = 0;
 
-	while (len < units && lb_le16(s + 2 * len))
-		len++;
-	/* at most 3 UTF-8 bytes per UTF-16 unit (U+FFFD included) */
-	out = malloc(3 * len + 1);
-	if (!out)
-		return NULL;
-	cd = iconv_open("UTF-8", "UTF-16LE");
-	if (cd == (iconv_t)-1) {
-		free(out);
-		return NULL;
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		uint32_t c = lb_le16(s + i);
+		uint8_t b[4];
+		size_t k;
+
+		if (c == 0 && (flags & LB_U16_STOP_NUL))
+			break;
+		if (c >= 0xD800 && c <= 0xDFFF) {
+			uint32_t lo = i + 3 < len ? lb_le16(s + i + 2) : 0;
+
+			if (c <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF) {
+				c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+				i += 2;
+			} else if (flags & LB_U16_REPLACE) {
+				c = 0xFFFD; /* an unpaired surrogate */
+			} else {
+				return -1;
+			}
+		}
+		if (c < 0x80) {
+			b[0] = (uint8_t)c;
+			k = 1;
+		} else if (c < 0x800) {
+			b[0] = (uint8_t)(0xC0 | c >> 6);
+			b[1] = (uint8_t)(0x80 | (c & 0x3F));
+			k = 2;
+		} else if (c < 0x10000) {
+			b[0] = (uint8_t)(0xE0 | c >> 12);
+			b[1] = (uint8_t)(0x80 | (c >> 6 & 0x3F));
+			b[2] = (uint8_t)(0x80 | (c & 0x3F));
+			k = 3;
+		} else {
+			b[0] = (uint8_t)(0xF0 | c >> 18);
+			b[1] = (uint8_t)(0x80 | (c >> 12 & 0x3F));
+			b[2] = (uint8_t)(0x80 | (c >> 6 & 0x3F));
+			b[3] = (uint8_t)(0x80 | (c & 0x3F));
+			k = 4;
+		}
+		if (out) {
+			if (cap - o <= k)
+				return -2;
+			memcpy(out + o, b, k);
+		}
+		o += k;
 	}
-	ip = (char *)s;
-	il = 2 * len;
-	op = out;
-	ol = 3 * len;
-	while (il > 0) {
-		if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1)
-			break;
-		if (errno != EILSEQ && errno != EINVAL)
-			break;
-		/* an unpaired surrogate: U+FFFD and go on after it */
-		if (ol < 3)
-			break;
-		memcpy(op, "\xef\xbf\xbd", 3);
-		op += 3;
-		ol -= 3;
-		ip += 2;
-		il -= il >= 2 ? 2 : il;
-		iconv(cd, NULL, NULL, NULL, NULL);
-	}
-	iconv_close(cd);
-	*op = '\0';
+	if (out)
+		out[o] = '\0';
+	return (long)o;
+}
+
+char *lb_utf16le_to_utf8(const void *utf16, size_t nbytes)
+{
+	long n = lb_utf16le_decode(utf16, nbytes, LB_U16_STOP_NUL | LB_U16_REPLACE, NULL, 0);
+	char *out;
+
+	if (n < 0 || !(out = malloc((size_t)n + 1)))
+		return NULL;
+	lb_utf16le_decode(utf16, nbytes, LB_U16_STOP_NUL | LB_U16_REPLACE, out, (size_t)n + 1);
 	return out;
 }
 

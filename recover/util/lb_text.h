@@ -1,12 +1,18 @@
-/* lb_text.h - text conversions through iconv(3), and the shared string
- * helpers.
+/* lb_text.h - text conversions (UTF-16LE to UTF-8 by hand, the other
+ * way through iconv(3)), and the shared string helpers.
  *
  * Windows stores names and REG_SZ values as UTF-16LE; BitLocker stores the
  * volume description that way too.  lb_utf16le_to_utf8 converts n bytes
  * (an odd trailing byte is ignored, the string ends at the first NUL unit)
  * into a malloc'd NUL-terminated UTF-8 string; invalid sequences (lone
  * surrogates) become U+FFFD rather than failing, since these strings are
- * shown, never written back.  lb_utf8_to_utf16le is strict: it returns -1
+ * shown, never written back; no iconv is needed (a bare initramfs has no
+ * gconv modules).  lb_utf16le_decode is the decoder under it: UTF-16LE
+ * (len bytes, an odd last byte ignored) to UTF-8 in out (cap bytes,
+ * NUL-terminated; out NULL only counts), up to the first NUL unit with
+ * LB_U16_STOP_NUL, an unpaired surrogate as U+FFFD with LB_U16_REPLACE or
+ * else a failure; returns the UTF-8 length, -1 for an unpaired surrogate,
+ * -2 when out is too small.  lb_utf8_to_utf16le is strict: it returns -1
  * with errno EILSEQ on invalid UTF-8, so nothing malformed reaches a hive;
  * *out gets *outlen bytes without a terminator (malloc'd).
  *
@@ -20,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum { LB_U16_STOP_NUL = 1, LB_U16_REPLACE = 2 };
+long lb_utf16le_decode(const void *utf16, size_t len, unsigned flags, char *out, size_t cap);
 char *lb_utf16le_to_utf8(const void *utf16, size_t nbytes);
 int lb_utf8_to_utf16le(const char *utf8, uint8_t **out, size_t *outlen);
 bool lb_glob_match(const char *pattern, const char *name);
