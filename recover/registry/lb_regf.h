@@ -58,6 +58,12 @@ uint64_t lb_marvin32(const uint8_t *data, size_t len, uint64_t seed);
 int lb_regf_parse_base(const uint8_t *buf, size_t len, struct lb_regf_info *info,
                        struct lb_err *err);
 
+/* The same checks when only the first 4096 bytes of a file of len bytes
+ * are at hand (base; NULL when the file is shorter): a hive read through a
+ * callback (lb_regf_check_stream, lb_regf_read.h). */
+int lb_regf_parse_head(const uint8_t *base, uint64_t len, struct lb_regf_info *info,
+                       struct lb_err *err);
+
 /* Walks the hive bin chain over hbins_size bytes after the base block:
  * "hbin" signature, offset field equal to the position, size a non-zero
  * multiple of 4096 not running past the end; and the cells of each bin:
@@ -71,6 +77,28 @@ int lb_regf_check_bins(const uint8_t *buf, size_t len, uint32_t hbins_size,
  * hivex sees it (hivex_open alone accepts a file cut short). */
 int lb_regf_check(const uint8_t *buf, size_t len, struct lb_regf_info *info,
                   struct lb_err *err);
+
+/* Reads n bytes at file offset off into buf: 0 when all n were read, else
+ * -1 with err (a read error; a read past the end of the file is one too). */
+typedef int (*lb_regf_read_fn)(void *ctx, void *buf, size_t n, uint64_t off,
+                               struct lb_err *err);
+
+/* lb_regf_check on a file read through rd (file_len bytes) instead of a
+ * buffer: the same checks, in the same order, with the same messages, but
+ * the hive bins are read front to back in windows of at most
+ * LB_REGF_STREAM_WINDOW bytes into one reused buffer, whatever the size of
+ * the hive or of one bin (the walk needs only the 32-byte bin headers and
+ * each cell's size field, so a bin larger than the window is simply read in
+ * several windows; the inside of a cell larger than the window is not read
+ * at all).  Memory: the window, plus, when starts is not NULL, a bitmap of
+ * hbins_size / 64 bytes (1 bit per 8 bytes of hive bins) with a bit set at
+ * each allocated cell's start, handed back in *starts (free it) on
+ * success: lb_regf_read uses it to accept only real cell starts.  Read
+ * errors come back as rd reported them (LB_EK_IO from the NTFS layer);
+ * damage as LB_EK_INPUT.  info is filled as far as the base block parsed. */
+#define LB_REGF_STREAM_WINDOW (1024u * 1024u)
+int lb_regf_check_stream(lb_regf_read_fn rd, void *ctx, uint64_t file_len,
+                         struct lb_regf_info *info, uint8_t **starts, struct lb_err *err);
 
 /* What a replay did. */
 struct lb_regf_replay_info {
