@@ -61,19 +61,19 @@ int lb_hive_open_buffer(const uint8_t *data, size_t len, const char *name, struc
 	return open_memfd(data, len, name, hv, err);
 }
 
-int lb_hive_open_replayed(const uint8_t *data, size_t len, const uint8_t *log1, size_t len1,
-                          const uint8_t *log2, size_t len2, const char *name,
-                          struct lb_hive *hv, struct lb_err *err)
+int lb_hive_replay(const uint8_t *data, size_t len, const uint8_t *log1, size_t len1,
+                   const uint8_t *log2, size_t len2, const char *name, struct lb_hive *hv,
+                   uint8_t **out, size_t *out_len, struct lb_err *err)
 {
 	struct lb_regf_replay_info ri;
 	struct lb_regf_info info;
 	struct lb_err e, e2;
-	uint8_t *out = NULL;
-	size_t outlen = 0;
 	int rc;
 
 	memset(hv, 0, sizeof(*hv));
 	hv->fd = -1;
+	*out = NULL;
+	*out_len = 0;
 	lb_err_clear(&e);
 	lb_err_clear(&e2);
 	rc = lb_regf_check(data, len, &info, &e);
@@ -81,7 +81,7 @@ int lb_hive_open_replayed(const uint8_t *data, size_t len, const uint8_t *log1, 
 	hv->seq2 = info.seq2;
 	hv->dirty = info.dirty;
 	if (rc == 0 && !info.dirty)
-		return open_memfd(data, len, name, hv, err); /* clean: nothing to replay */
+		return 0; /* clean: nothing to replay */
 	if (rc == 0)
 		snprintf(e.msg, sizeof(e.msg), "dirty (sequence numbers %u/%u)", info.seq1, info.seq2);
 	else if (!info.dirty)
@@ -90,14 +90,31 @@ int lb_hive_open_replayed(const uint8_t *data, size_t len, const uint8_t *log1, 
 		return lb_err_set(err, LB_EK_INPUT, 0,
 		                  "%s: %s; the hive is dirty (sequence numbers %u/%u) and has no "
 		                  ".LOG1/.LOG2 to complete it", name, e.msg, info.seq1, info.seq2);
-	if (lb_regf_replay(data, len, log1, len1, log2, len2, &out, &outlen, &ri, &e2))
+	if (lb_regf_replay(data, len, log1, len1, log2, len2, out, out_len, &ri, &e2))
 		return lb_err_set(err, LB_EK_INPUT, 0,
 		                  "%s: %s; the hive is dirty and its logs do not repair it: %s", name,
 		                  e.msg, e2.msg);
-	rc = open_memfd(out, outlen, name, hv, err);
+	hv->replayed = true;
+	return 0;
+}
+
+int lb_hive_open_replayed(const uint8_t *data, size_t len, const uint8_t *log1, size_t len1,
+                          const uint8_t *log2, size_t len2, const char *name,
+                          struct lb_hive *hv, struct lb_err *err)
+{
+	uint8_t *out;
+	size_t outlen;
+	bool replayed;
+	int rc;
+
+	if (lb_hive_replay(data, len, log1, len1, log2, len2, name, hv, &out, &outlen, err))
+		return -1;
+	replayed = hv->replayed;
+	hv->replayed = false;
+	rc = out ? open_memfd(out, outlen, name, hv, err) : open_memfd(data, len, name, hv, err);
 	free(out);
 	if (rc == 0)
-		hv->replayed = true;
+		hv->replayed = replayed;
 	return rc;
 }
 

@@ -35,6 +35,14 @@ int lb_hive_open_buffer(const uint8_t *data, size_t len, const char *name, struc
 int lb_hive_open_replayed(const uint8_t *data, size_t len, const uint8_t *log1, size_t len1,
                           const uint8_t *log2, size_t len2, const char *name,
                           struct lb_hive *hv, struct lb_err *err);
+/* lb_hive_open_replayed without hivex: the same checks, replay and
+ * messages, and hv's dirty/seq/replayed fields (hv->h stays NULL); *out is
+ * the replayed hive (malloc'd, *out_len bytes), or NULL when the hive was
+ * clean and is to be read as it is.  The lazy reader (lb_regf_read.h) reads
+ * the result for the identity. */
+int lb_hive_replay(const uint8_t *data, size_t len, const uint8_t *log1, size_t len1,
+                   const uint8_t *log2, size_t len2, const char *name, struct lb_hive *hv,
+                   uint8_t **out, size_t *out_len, struct lb_err *err);
 void lb_hive_close(struct lb_hive *hv);
 
 /* Node by backslash-separated path from the root, case-insensitive; 0 if absent. */
