@@ -25,7 +25,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-for t in partition engine hive hivedit regf bitlocker keys playbook mftmirr; do
+for t in partition engine hive hivedit regf regf_read bitlocker keys playbook mftmirr; do
 	rm -rf "$out/fuzz_$t" && mkdir -p "$out/fuzz_$t"
 done
 S_PART=$out/fuzz_partition S_ENG=$out/fuzz_engine S_HIVE=$out/fuzz_hive
@@ -81,6 +81,8 @@ cp "$work/BCD" "$work/SYSTEM" "$work/SOFTWARE" "$out/fuzz_hivedit/"
 for h in SYSTEM SYSTEM_2 corrupted_system_hive; do
 	[ -f "$data/hives/$h.xz" ] && { xz -dc "$data/hives/$h.xz" | head -c 65536 > "$S_HIVE/$h-64k" || true; }
 done
+# the lazy reader reads the same hives
+cp "$S_HIVE"/* "$out/fuzz_regf_read/"
 
 # ---- regf replay: clean hive, synthetic dirty hive + logs ---------------------
 "$pack" regf "$work/BCD" - - "$S_REGF/bcd-clean"
