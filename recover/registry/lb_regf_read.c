@@ -250,35 +250,41 @@ static int open_common(struct lb_regf_reader *r, unsigned flags, uint64_t file_l
 	return 0;
 }
 
-int lb_regf_reader_open(lb_regf_read_fn rd, void *ctx, uint64_t file_len, unsigned flags,
-                        struct lb_regf_reader **out, struct lb_regf_info *info,
-                        struct lb_err *err)
+static struct lb_regf_reader *reader_new(lb_regf_read_fn rd, void *ctx,
+                                         struct lb_regf_reader **out,
+                                         struct lb_regf_info *info, struct lb_err *err)
 {
 	struct lb_regf_reader *r = calloc(1, sizeof(*r));
 
 	*out = NULL;
 	if (info)
 		memset(info, 0, sizeof(*info));
-	if (!r)
-		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "out of memory for a hive reader");
+	if (!r) {
+		lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "out of memory for a hive reader");
+		return NULL;
+	}
 	r->rd = rd;
-	r->ctx = ctx;
-	return open_common(r, flags, file_len, out, info, err);
+	r->ctx = ctx ? ctx : r;
+	return r;
+}
+
+int lb_regf_reader_open(lb_regf_read_fn rd, void *ctx, uint64_t file_len, unsigned flags,
+                        struct lb_regf_reader **out, struct lb_regf_info *info,
+                        struct lb_err *err)
+{
+	struct lb_regf_reader *r = reader_new(rd, ctx, out, info, err);
+
+	return r ? open_common(r, flags, file_len, out, info, err) : -1;
 }
 
 int lb_regf_reader_open_buffer(const uint8_t *buf, size_t len, unsigned flags,
                                struct lb_regf_reader **out, struct lb_regf_info *info,
                                struct lb_err *err)
 {
-	struct lb_regf_reader *r = calloc(1, sizeof(*r));
+	struct lb_regf_reader *r = reader_new(mem_read, NULL, out, info, err);
 
-	*out = NULL;
-	if (info)
-		memset(info, 0, sizeof(*info));
 	if (!r)
-		return lb_err_set(err, LB_EK_INTERNAL, ENOMEM, "out of memory for a hive reader");
-	r->rd = mem_read;
-	r->ctx = r;
+		return -1;
 	r->mem = buf;
 	r->memlen = buf ? len : 0;
 	return open_common(r, flags, r->memlen, out, info, err);

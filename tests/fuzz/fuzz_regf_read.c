@@ -16,6 +16,7 @@
 #include "fuzz_common.h"
 #include "lb_regf.h"
 #include "lb_regf_read.h"
+#include "regf_lookups.h"
 
 struct src {
 	const uint8_t *d;
@@ -30,55 +31,6 @@ static int src_read(void *ctx, void *buf, size_t n, uint64_t off, struct lb_err 
 		return lb_err_set(err, LB_EK_IO, 0, "read past the end");
 	memcpy(buf, s->d + off, n);
 	return 0;
-}
-
-struct uninstall {
-	struct lb_regf_reader *r;
-	int seen;
-};
-
-static int uninstall_cb(void *arg, uint64_t key)
-{
-	struct uninstall *u = arg;
-	char s[64];
-	struct lb_err e;
-
-	if (lb_regf_get_string(u->r, key, "", "DisplayName", s, sizeof(s), &e) == 0)
-		lb_regf_get_string(u->r, key, "", "DisplayVersion", s, sizeof(s), &e);
-	return ++u->seen >= 256;
-}
-
-static void getters(struct lb_regf_reader *r)
-{
-	const char *cv = "Microsoft\\Windows NT\\CurrentVersion";
-	char s[64];
-	uint32_t v, t;
-	uint8_t *d;
-	size_t l;
-	uint64_t k;
-	struct lb_err e;
-	struct uninstall u = { r, 0 };
-
-	lb_regf_get_dword(r, 0, "Select", "Current", &v, &e);
-	lb_regf_get_string(r, 0, "ControlSet001\\Control\\ComputerName\\ComputerName",
-	                   "ComputerName", s, sizeof(s), &e);
-	lb_regf_get_string(r, 0, "ControlSet001\\Services\\Tcpip\\Parameters", "Domain", s, 3, &e);
-	lb_regf_key(r, 0, "ControlSet001\\Services\\CSAgent", &k, &e);
-	if (lb_regf_get_raw(r, 0, "ControlSet001\\Services\\CSAgent\\Sim", "AG", &t, &d, &l, &e) == 0)
-		free(d);
-	if (lb_regf_get_raw(r, 0, "ControlSet001\\Services\\CSAgent\\Sim", "CU", &t, &d, &l, &e) == 0)
-		free(d);
-	lb_regf_get_string(r, 0, cv, "ProductName", s, sizeof(s), &e);
-	lb_regf_get_string(r, 0, cv, "CurrentBuild", s, sizeof(s), &e);
-	lb_regf_get_dword(r, 0, cv, "UBR", &v, &e);
-	lb_regf_get_dword(r, 0, cv, "InstallDate", &v, &e);
-	lb_regf_get_string(r, 0, "Microsoft\\Cryptography", "MachineGuid", s, sizeof(s), &e);
-	if (lb_regf_key(r, 0, "Microsoft\\Windows\\CurrentVersion\\Uninstall", &k, &e) == 0)
-		lb_regf_subkeys(r, k, uninstall_cb, &u, &e);
-	/* the root's own subkeys and default value (BCD-shaped inputs) */
-	u.seen = 0;
-	lb_regf_subkeys(r, lb_regf_root(r), uninstall_cb, &u, &e);
-	lb_regf_get_string(r, 0, "", "", s, sizeof(s), &e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -104,11 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* the streamed check is lb_regf_check, read differently */
 	free(starts);
 	if (lb_regf_reader_open(src_read, &s, size, 0, &r, NULL, &e1) == 0) {
-		getters(r);
+		regf_identity_lookups(r);
 		lb_regf_reader_close(r);
 	}
 	if (lb_regf_reader_open_buffer(h, size, LB_REGF_READ_CHECK, &r, NULL, &e1) == 0) {
-		getters(r);
+		regf_identity_lookups(r);
 		lb_regf_reader_close(r);
 	}
 	free(h);

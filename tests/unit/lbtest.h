@@ -38,6 +38,29 @@ static inline void lbt_clean(const char *dir)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* A whole file, malloc'd (at least 1 byte); exits the test if it cannot
+ * be read. */
+static inline unsigned char *lbt_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b;
+	long n;
+
+	if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0) {
+		fprintf(stderr, "cannot read %s\n", path);
+		exit(1);
+	}
+	rewind(f);
+	b = malloc(n > 0 ? (size_t)n : 1);
+	if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
+		fprintf(stderr, "cannot read %s\n", path);
+		exit(1);
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
 /* Path of a file under ../shared/data (LB_SHARED_DATA). */
 static inline const char *lbt_shared(const char *rel, char *buf, size_t n)
 {

@@ -25,27 +25,9 @@
 #include "lb_hive.h"
 #include "lb_regf.h"
 #include "lb_regf_read.h"
+#include "../fuzz/regf_lookups.h"
 
 #define WORK "tests-work/regf_read"
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	REQUIRE(f);
-	REQUIRE(fseek(f, 0, SEEK_END) == 0);
-	n = ftell(f);
-	REQUIRE(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n);
-	REQUIRE(buf);
-	REQUIRE(fread(buf, 1, (size_t)n, f) == (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 static uint8_t *unpack(const char *xz, size_t *len)
 {
@@ -56,7 +38,7 @@ static uint8_t *unpack(const char *xz, size_t *len)
 	snprintf(dst, sizeof(dst), WORK "/%.*s", (int)(strlen(base) - 3), base);
 	snprintf(cmd, sizeof(cmd), "xz -dc '%s' > '%s'", src, dst);
 	REQUIRE(system(cmd) == 0);
-	return slurp(dst, len);
+	return lbt_slurp(dst, len);
 }
 
 static void save(const char *path, const uint8_t *d, size_t n)
@@ -335,7 +317,7 @@ static void software_hive(void)
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "'%s' " WORK "/SOFTWARE " WORK "/software.spec", mk);
 	REQUIRE(system(cmd) == 0);
-	d = slurp(WORK "/SOFTWARE", &n);
+	d = lbt_slurp(WORK "/SOFTWARE", &n);
 	h = hivex_of(d, n, "SOFTWARE");
 	REQUIRE(h);
 	REQUIRE(lb_regf_reader_open_buffer(d, n, LB_REGF_READ_CHECK, &r, NULL, &e) == 0);
@@ -424,30 +406,6 @@ static uint32_t rnd(void)
 	return rnd_state >> 8;
 }
 
-/* Every getter the identity uses, on hostile bytes without the check:
- * any result, no crash (ASan), bounded time. */
-static void getters(struct lb_regf_reader *r)
-{
-	char s[64];
-	uint32_t v, t;
-	uint8_t *d;
-	size_t l;
-	uint64_t k;
-	struct lb_err e;
-	struct sub_count c = { 0, 0 };
-
-	lb_regf_get_dword(r, 0, "Select", "Current", &v, &e);
-	lb_regf_get_string(r, 0, "ControlSet001\\Control\\ComputerName\\ComputerName",
-	                   "ComputerName", s, sizeof(s), &e);
-	lb_regf_get_string(r, 0, "ControlSet001\\Services\\Tcpip\\Parameters", "Domain", s,
-	                   sizeof(s), &e);
-	if (lb_regf_get_raw(r, 0, "ControlSet001\\Services\\CSAgent\\Sim", "AG", &t, &d, &l, &e) == 0)
-		free(d);
-	if (lb_regf_key(r, 0, "ControlSet001\\Services", &k, &e) == 0)
-		lb_regf_subkeys(r, k, count_cb, &c, &e);
-	lb_regf_subkeys(r, lb_regf_root(r), count_cb, &c, &e);
-}
-
 static void damage(const uint8_t *good, size_t n, const uint8_t *bad, size_t badn)
 {
 	uint8_t *m = malloc(n);
@@ -484,11 +442,11 @@ static void damage(const uint8_t *good, size_t n, const uint8_t *bad, size_t bad
 		}
 		same_verdict("mutated", m, n);
 		if (lb_regf_reader_open_buffer(m, n, 0, &r, NULL, &e) == 0) {
-			getters(r);
+			regf_identity_lookups(r);
 			lb_regf_reader_close(r);
 		}
 		if (lb_regf_reader_open_buffer(m, n, LB_REGF_READ_CHECK, &r, NULL, &e) == 0) {
-			getters(r);
+			regf_identity_lookups(r);
 			lb_regf_reader_close(r);
 		}
 	}
