@@ -3,7 +3,11 @@
  * An installation is a top-level directory holding
  * System32\config\SYSTEM (usually \Windows; older or custom set-ups use
  * \WINNT or another name).  Identity comes from the SYSTEM and SOFTWARE
- * hives, read-only. */
+ * hives, read-only: each is checked as the edit path checks it
+ * (lb_regf_check_stream: base block, every bin and cell, streamed) and its
+ * values are read by the lazy reader (lb_regf_read.h) straight from the
+ * NTFS file, so memory does not grow with the hives; only a dirty hive
+ * that needs its transaction logs is read whole (and replayed in memory). */
 #ifndef LB_WINDOWS_H
 #define LB_WINDOWS_H
 
