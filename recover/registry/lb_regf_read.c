@@ -16,7 +16,8 @@
 #define NK_MIN 76u           /* key node up to its name */
 #define VK_MIN 20u           /* key value up to its name */
 #define DB_SEGMENT 16344u    /* data bytes in one big-data segment */
-#define MAX_VALUES 100000u   /* values of one key (hivex's limit too) */
+#define MAX_VALUES 110000u   /* values of one key (hivex 1.3's limit too) */
+#define MAX_SUBKEYS 70000u   /* subkeys of one key (hivex 1.3's limit too) */
 #define NAME_MAX_UTF8 1024u  /* longer key/value names never match */
 
 struct page {
@@ -307,9 +308,11 @@ uint64_t lb_regf_root(const struct lb_regf_reader *r)
 
 /* The subkey list at rel (ri: one level of lists below it): cb on each
  * entry's key node (file offset) until it returns non-zero.  *count
- * counts the entries seen.  0 done, 1 stopped, -1 error. */
+ * counts the entries seen, at most limit (the key's own count: an ri
+ * naming one big list many times would otherwise mean billions of
+ * entries).  0 done, 1 stopped, -1 error. */
 static int walk_list(struct lb_regf_reader *r, uint32_t rel, bool in_ri, uint32_t *count,
-                     lb_regf_subkey_cb cb, void *arg, struct lb_err *err)
+                     uint32_t limit, lb_regf_subkey_cb cb, void *arg, struct lb_err *err)
 {
 	uint8_t *c;
 	uint32_t len, n, esz;
@@ -340,10 +343,14 @@ static int walk_list(struct lb_regf_reader *r, uint32_t rel, bool in_ri, uint32_
 		uint32_t e = lb_le32(c + 4 + (size_t)i * esz);
 
 		if (ri) {
-			rc = walk_list(r, e, true, count, cb, arg, err);
+			rc = walk_list(r, e, true, count, limit, cb, arg, err);
 		} else {
-			(*count)++;
-			rc = cb(arg, (uint64_t)LB_REGF_BASE_SIZE + e) ? 1 : 0;
+			if (++*count > limit)
+				rc = lb_err_set(err, LB_EK_INPUT, 0, "subkey list at offset 0x%x: more "
+				                "entries than the %u subkeys of its key (hive damaged)",
+				                rel, limit);
+			else
+				rc = cb(arg, (uint64_t)LB_REGF_BASE_SIZE + e) ? 1 : 0;
 		}
 	}
 	free(c);
@@ -362,6 +369,9 @@ static int nk_subkeys(struct lb_regf_reader *r, uint64_t key, uint32_t *n, uint3
 	*n = lb_le32(nk + 20);
 	*list = lb_le32(nk + 28);
 	free(nk);
+	if (*n > MAX_SUBKEYS)
+		return lb_err_set(err, LB_EK_INPUT, 0, "key node at file offset 0x%llx claims %u "
+		                  "subkeys (hive damaged)", (unsigned long long)key, *n);
 	return 0;
 }
 
@@ -375,7 +385,7 @@ int lb_regf_subkeys(struct lb_regf_reader *r, uint64_t key, lb_regf_subkey_cb cb
 		return -1;
 	if (n == 0)
 		return 0;
-	rc = walk_list(r, list, false, &seen, cb, arg, err);
+	rc = walk_list(r, list, false, &seen, n, cb, arg, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 0 && seen != n)
@@ -424,7 +434,7 @@ static int find_child(struct lb_regf_reader *r, uint64_t key, const char *name, 
 		return -1;
 	if (n == 0)
 		return 1;
-	if (walk_list(r, list, false, &seen, find_child_cb, &f, err) < 0 || f.failed)
+	if (walk_list(r, list, false, &seen, n, find_child_cb, &f, err) < 0 || f.failed)
 		return -1;
 	if (!f.found)
 		return 1;

@@ -591,10 +591,13 @@ static void built(void)
 	outer = list(&b, "ri", &ri, 1);     /* an ri inside an ri */
 	bad = nk(&b, "Nested", 2, outer, 0, 0xFFFFFFFF);
 	{
-		uint32_t top[3] = { kids[0], kids[1], bad }, tl = list(&b, "lh", top, 3);
+		/* an ri naming one list three times, under a key of 2 subkeys */
+		uint32_t three[3] = { inner, inner, inner }, fan = nk(&b, "Fan", 2,
+		                      list(&b, "ri", three, 3), 0, 0xFFFFFFFF);
+		uint32_t top[4] = { kids[0], kids[1], bad, fan }, tl = list(&b, "lh", top, 4);
 
-		/* root claims 4 subkeys: its list holds 3 */
-		root = nk(&b, "ROOT", 4, tl, 0, 0xFFFFFFFF);
+		/* root claims 5 subkeys: its list holds 4 */
+		root = nk(&b, "ROOT", 5, tl, 0, 0xFFFFFFFF);
 	}
 	(void)ri;
 	finish(&b, root);
@@ -619,7 +622,11 @@ static void built(void)
 	CHECK_EQ_INT(lb_regf_key(r, 0, "Nested\\Alpha", &k, &e), -1);
 	CHECK(strstr(e.msg, "ri inside ri") != NULL);
 	CHECK_EQ_INT(lb_regf_subkeys(r, lb_regf_root(r), count_cb, &c, &e), -1);
-	CHECK(strstr(e.msg, "counts 4 subkeys, its lists hold 3") != NULL);
+	CHECK(strstr(e.msg, "counts 5 subkeys, its lists hold 4") != NULL);
+	CHECK_EQ_INT(lb_regf_key(r, 0, "Fan", &k, &e), 0);
+	CHECK_EQ_INT(lb_regf_subkeys(r, k, count_cb, &c, &e), -1);
+	CHECK(strstr(e.msg, "more entries than the 2 subkeys") != NULL);
+	CHECK_EQ_INT(lb_regf_key(r, 0, "Fan\\Beta", &k, &e), 0); /* found before the limit */
 	lb_regf_reader_close(r);
 	/* a key list pointing back at the root (a cycle) is followed once per
 	 * path component, never in a loop */
