@@ -19,8 +19,10 @@
  * checked against the hive bins data size before use, a cell must be
  * allocated, a multiple of 8 long and inside the hive bins (and, when the
  * open ran the full check, a real cell start recorded by the bin walk);
- * lists are bounded by their cells, ri lists may not nest, a path has at
- * most LB_REGF_READ_MAX_DEPTH components: a damaged hive gives an error
+ * lists are bounded by their cells, ri lists may not nest, a subkey walk
+ * visits at most the key's own subkey count (70000 at most) and a key has
+ * at most 110000 values (hivex's limits), a path has at most
+ * LB_REGF_READ_MAX_DEPTH components: a damaged hive gives an error
  * (LB_EK_INPUT naming the cell), never a crash or a loop.  Read errors of
  * the callback come back as it reported them.
  *
