@@ -196,6 +196,7 @@ PY
 	eq "usb-uefi: report.json hostname" "$(jget "$r/report.json" 'r["hostname"]' 2>/dev/null)" "$HOST"
 	check "usb-uefi: evidence bundle on the stick" tar --zstd -tf "$r/evidence.tar.zst"
 	check "usb-uefi: boot.txt on the stick" grep -q 'secure boot: enabled' "$r/boot.txt"
+	check "usb-uefi: usb-storage did not wait before using the stick (delay_use 0)" grep -qx 'usb_storage.delay_use: 0' "$r/boot.txt"
 	check "usb-uefi: console.log on the stick" grep -q 'RESULT status=fixed' "$r/console.log"
 	dd if="$W/usb-uefi.stick.img" of="$W/usb-uefi.stick.part" bs=1M skip=1 status=none
 	check "usb-uefi: stick's FAT is clean after the run (fsck.fat -n)" fsck.fat -n "$W/usb-uefi.stick.part"
