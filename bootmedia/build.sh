@@ -21,8 +21,6 @@
 #                      EFI image, also the MBR disk ID; default: derived from the
 #                      stick's content (reproducible); "random": a fresh one
 #   LB_OFFLINE=1       use only the .debs already in LB_DEB_CACHE
-#   LB_BOOT_FEATURES   .note.dlopen features whose libraries go into the initramfs
-#                      (default "bitlocker evidence upload"; see below)
 # Needs (host): apt, dpkg-deb, cpio, zstd, kmod (depmod), mtools, dosfstools,
 # fdisk (sfdisk), xorriso.  No root needed except for apt-get update; no loop
 # devices, no mounts.
@@ -175,19 +173,11 @@ done
 # Libraries dlopen()ed only when a run needs them (libdislocker to unlock
 # BitLocker, libarchive for evidence bundles, libcurl to upload, libnbd for
 # VM images) are not in ldd's output: the binary names them in its ELF
-# .note.dlopen (https://systemd.io/ELF_DLOPEN_METADATA/).  Each soname of a
-# feature the boot image has (LB_BOOT_FEATURES: BitLocker, evidence
-# bundles, uploads; not VM images or libvirt domains, which are jobs for a
-# hypervisor host, not for a machine booted from the stick) is resolved as
-# the loader would (ld.so.cache) and copied with its own deps.
-features=" ${LB_BOOT_FEATURES:-bitlocker evidence upload} "
+# .note.dlopen (https://systemd.io/ELF_DLOPEN_METADATA/).  Each soname is
+# resolved as the loader would (ld.so.cache) and copied with its own deps.
 for b in $bins; do
-	for so in $(readelf -p .note.dlopen "$b" 2>/dev/null | tr -d '\n' | grep -o '{[^{}]*}' |
-			while read -r entry; do
-				f=$(echo "$entry" | sed -n 's/.*"feature":"\([^"]*\)".*/\1/p')
-				case "$features" in *" $f "*) ;; *) continue ;; esac
-				echo "$entry" | grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"'
-			done); do
+	for so in $(readelf -p .note.dlopen "$b" 2>/dev/null |
+			grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"'); do
 		dl=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }')
 		[ -n "$dl" ] || die "$b dlopen()s $so (its .note.dlopen), which the build host lacks"
 		echo "$dl" >> "$work/libs"; echo "$dl" >> "$work/dlopen-libs"
