@@ -21,6 +21,9 @@
 #                      EFI image, also the MBR disk ID; default: derived from the
 #                      stick's content (reproducible); "random": a fresh one
 #   LB_OFFLINE=1       use only the .debs already in LB_DEB_CACHE
+#   LB_DLOPEN_SUGGESTED=1  also the libraries of "suggested" .note.dlopen
+#                      features (libvirt for --domain; left out by default)
+#   LB_KEEP_WORK=1     keep OUTDIR/.work (the initramfs tree, generated stubs)
 # Needs (host): apt, dpkg-deb, cpio, zstd, kmod (depmod), mtools, dosfstools,
 # fdisk (sfdisk), xorriso.  No root needed except for apt-get update; no loop
 # devices, no mounts.
@@ -175,16 +178,30 @@ done
 # VM images) are not in ldd's output: the binary names them in its ELF
 # .note.dlopen (https://systemd.io/ELF_DLOPEN_METADATA/).  Each soname is
 # resolved as the loader would (ld.so.cache) and copied with its own deps.
+# Features of priority "suggested" are left out (libvirt for --domain: a
+# boot from the stick runs on the broken machine, not on a libvirt host;
+# docs/design.md): the binary says so when asked for one.
+# LB_DLOPEN_SUGGESTED=1 takes them too.
+: > "$work/dlopen-libs"
 for b in $bins; do
-	for so in $(readelf -p .note.dlopen "$b" 2>/dev/null |
-			grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"'); do
-		dl=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }')
-		[ -n "$dl" ] || die "$b dlopen()s $so (its .note.dlopen), which the build host lacks"
-		echo "$dl" >> "$work/libs"; echo "$dl" >> "$work/dlopen-libs"
-		ldd "$dl" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
+	{ readelf -p .note.dlopen "$b" 2>/dev/null | grep -o '{"feature".*' || true; } | while read -r note; do
+		feature=$(echo "$note" | sed -n 's/.*"feature":"\([^"]*\)".*/\1/p')
+		sonames=$(echo "$note" | grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"')
+		if echo "$note" | grep -q '"priority":"suggested"' && [ "${LB_DLOPEN_SUGGESTED:-0}" != 1 ]; then
+			echo "skipped $(echo $sonames) (dlopen()ed for the suggested feature $feature)" >> "$work/sources.libs"
+			log "left out: $(echo $sonames) (feature $feature, suggested)"
+			continue
+		fi
+		for so in $sonames; do
+			dl=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }')
+			[ -n "$dl" ] || die "$b dlopen()s $so (its .note.dlopen), which the build host lacks"
+			echo "$dl" >> "$work/libs"; echo "$dl" >> "$work/dlopen-libs"
+			ldd "$dl" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
+		done
 	done
 done
 sort -u "$work/libs" -o "$work/libs"
+
 while read -r l; do
 	mkdir -p "$ir$(dirname "$l")"
 	cp -L "$l" "$ir$l"
@@ -441,7 +458,7 @@ find "$pxe" -exec touch -h -d "$stamp" {} +
 	printf 'loopbreaker.iso %s\n' "$(stat -c %s "$iso")"
 } > "$out/sizes.txt"
 (cd "$out" && sha256sum vmlinuz initrd.img loopbreaker-usb.img loopbreaker.iso > SHA256SUMS)
-rm -rf "$work"
+[ "${LB_KEEP_WORK:-0}" = 1 ] || rm -rf "$work"
 # the unpacked .debs (a few MB: the kernel's are in the work dir) speed up a
 # rebuild; LB_KEEP_UNPACKED=0 drops them (the .debs themselves stay cached)
 [ "${LB_KEEP_UNPACKED:-1}" = 1 ] || rm -rf "$cache/x"
