@@ -9,8 +9,9 @@
 #              refused (dislocker's error paths, which call ruby_snprintf)
 #   upload     over http and over https (OpenSSL, a CA given with --ca-file)
 #              to local servers: byte-identical at the collector
-#   refusals   a non-ASCII collector name (libidn2 stub), nbds:// (GnuTLS
-#              stub) and --domain (no libvirt) fail with a message, no crash
+#   refusals   a non-ASCII collector name (libidn2 stub), nbds:// to a TLS
+#              qemu-nbd (GnuTLS stub) and --domain (no libvirt) fail with a
+#              message, no crash
 # Media: $LB_BOOT_MEDIA, else $LB_BUILD/bootmedia, else the boot tests' copy;
 # skipped when none is built (bootmedia/build.sh) or without root (chroot).
 . "$(dirname "$0")/lib.bash"
@@ -21,7 +22,7 @@ for d in "${LB_BOOT_MEDIA:-}" "$LB_BUILD/bootmedia" "$LB_BUILD/tests-work/boot/m
 done
 [ -n "$M" ] || skip_test "no boot media built (bootmedia/build.sh OUTDIR, then LB_BOOT_MEDIA=OUTDIR)"
 [ "$(id -u)" = 0 ] || skip_test "chroot needs root"
-for t in zstd cpio chroot openssl mkntfs ntfs-3g cc; do
+for t in zstd cpio chroot openssl mkntfs ntfs-3g cc qemu-nbd; do
 	command -v $t > /dev/null || skip_test "$t not installed"
 done
 [ -f "$LB_SHARED_DATA/bitlocker/bitlk-images.tar.xz" ] || skip_test "no BitLocker images in $LB_SHARED_DATA"
@@ -145,9 +146,17 @@ eq "non-ASCII collector name: not sent (exit 3)" "$rc" 3
 # curl's URL error, where the real libidn2 would have converted the name and
 # the lookup of xn--bcher-kva.invalid would have failed instead
 check "non-ASCII collector name: says why" grep -q 'bad/illegal format' up-idn.err
-rc=0; inir scan nbds://127.0.0.1:1/x > nbds.out 2>&1 || rc=$?
-check "nbds:// refused with an exit code, no crash ($rc)" test "$rc" -ge 1 -a "$rc" -le 3
-check "nbds:// refusal says why" test -s nbds.out
+# an NBD server that does TLS (qemu-nbd, PSK): libnbd reaches GnuTLS
+mkdir psk && printf 'lb:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > psk/keys.psk
+truncate -s 8M nbd.img
+NP=$(freeport)
+qemu-nbd -t -p "$NP" -b 127.0.0.1 --object tls-creds-psk,id=tls0,endpoint=server,dir="$PWD/psk" \
+	--tls-creds tls0 -f raw nbd.img 2> qemu-nbd.log & PIDS+=($!)
+wait_port "$NP"
+rc=0; inir scan "nbds://127.0.0.1:$NP/" > nbds.out 2>&1 || rc=$?
+eq "nbds:// to a TLS server: refused (exit 3)" "$rc" 3
+check "nbds:// refusal says GnuTLS is not in the image" grep -q 'gnutls_init: GnuTLS is not in the loopbreaker boot image' nbds.out
+stop_servers
 rc=0; inir scan --domain win > domain.out 2>&1 || rc=$?
 check "--domain without libvirt: refused ($rc)" test "$rc" -ge 1 -a "$rc" -le 3
 check "--domain says libvirt is missing" grep -q 'libvirt' domain.out
