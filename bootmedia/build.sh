@@ -188,17 +188,20 @@ done
 # docs/design.md): the binary says so when asked for one.
 # LB_DLOPEN_SUGGESTED=1 takes them too.
 : > "$work/dlopen-libs"
+# (the loader's cache in a file: awk's early exit must not cut a pipe, which
+# pipefail would take for a failure)
+ldconfig -p > "$work/ldconfig"
 for b in $bins; do
 	{ readelf -p .note.dlopen "$b" 2>/dev/null | grep -o '{"feature".*' || true; } | while read -r note; do
 		feature=$(echo "$note" | sed -n 's/.*"feature":"\([^"]*\)".*/\1/p')
 		sonames=$(echo "$note" | grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"')
-		if echo "$note" | grep -q '"priority":"suggested"' && [ "${LB_DLOPEN_SUGGESTED:-0}" != 1 ]; then
+		if grep -q '"priority":"suggested"' <<< "$note" && [ "${LB_DLOPEN_SUGGESTED:-0}" != 1 ]; then
 			echo "skipped $(echo $sonames) (dlopen()ed for the suggested feature $feature)" >> "$work/sources.libs"
 			log "left out: $(echo $sonames) (feature $feature, suggested)"
 			continue
 		fi
 		for so in $sonames; do
-			dl=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }')
+			dl=$(awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }' "$work/ldconfig")
 			[ -n "$dl" ] || die "$b dlopen()s $so (its .note.dlopen), which the build host lacks"
 			echo "$dl" >> "$work/libs"; echo "$dl" >> "$work/dlopen-libs"
 			ldd "$dl" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
@@ -311,8 +314,8 @@ while [ $changed = 1 ]; do
 		fi
 		for o in $kept $bins; do
 			case " $stubs " in *" $o "*) continue ;; esac
-			if needed_of "$o" | grep -qxF "$(basename "$s")" &&
-				! sed -n 's|^//@ for ||p' "$spec" | tr ' ' '\n' | grep -qxF "$(basename "$o")"; then
+			if grep -qxF "$(basename "$s")" <<< "$(needed_of "$o")" &&
+				! grep -qxF "$(basename "$o")" <<< "$(sed -n 's|^//@ for ||p' "$spec" | tr ' ' '\n')"; then
 				log "keeping the real $s: $o links it too"
 				echo "real $s (also linked by $o)" >> "$work/sources.libs"
 				stubs=$(echo " $stubs " | sed "s| $s | |"); changed=1; break
@@ -321,14 +324,14 @@ while [ $changed = 1 ]; do
 	done
 done
 while read -r l; do
-	if ! echo "$kept" | grep -qxF "$l"; then
+	if ! grep -qxF "$l" <<< "$kept"; then
 		echo "dropped $l (needed only by stub libraries' real versions)" >> "$work/sources.libs"
 		continue
 	fi
 	mkdir -p "$ir$(dirname "$l")"
 	case " $stubs " in *" $l "*)
 		stub_lib "$l" "$(spec_of "$l")" $bins \
-			$(echo "$kept" | grep -vxF -f <(printf '%s\n' $stubs))
+			$(grep -vxF -f <(printf '%s\n' $stubs) <<< "$kept")
 		continue ;;
 	esac
 	cp -L "$l" "$ir$l"
