@@ -287,7 +287,7 @@ stub_lib() {
 		-Wl,--build-id=none "${verflag[@]}" \
 		-o "$ir$lib" "$spec" "$c" || die "stub for $lib does not build: $(cat "$c")"
 	chmod 644 "$ir$lib"
-	echo "stub $lib ($n functions, $d data; bootmedia/stubs/$(basename "$spec"))" >> "$work/sources.libs"
+	echo "stub $lib ($n functions by rule, $(grep -c . "$work/stub-hand") written out, $d data; bootmedia/stubs/$(basename "$spec"))" >> "$work/sources.libs"
 }
 stubs=
 if [ "${LB_NO_STUBS:-0}" != 1 ]; then
