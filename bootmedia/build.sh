@@ -272,7 +272,7 @@ stub_lib() {
 				[ -n "$body" ] || die "stub $(basename "$spec"): no //@ fn rule for $sym, which $(basename "$lib") exports and a kept library imports"
 				echo "long $sym(long a0, long a1, long a2, long a3, long a4, long a5) { (void)a0; (void)a1; (void)a2; (void)a3; (void)a4; (void)a5; $body }"
 				n=$((n + 1)) ;;
-			*)	echo "char $sym[$((16#$size))] __attribute__((aligned(16)));"
+			*)	echo "char ${sym}[$((16#$size))] __attribute__((aligned(16)));"
 				d=$((d + 1)) ;;
 			esac
 		done < "$work/stub-exports"
