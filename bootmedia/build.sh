@@ -21,6 +21,9 @@
 #                      EFI image, also the MBR disk ID; default: derived from the
 #                      stick's content (reproducible); "random": a fresh one
 #   LB_OFFLINE=1       use only the .debs already in LB_DEB_CACHE
+#   LB_DLOPEN_SUGGESTED=1  also the libraries of "suggested" .note.dlopen
+#                      features (libvirt for --domain; left out by default)
+#   LB_KEEP_WORK=1     keep OUTDIR/.work (the initramfs tree, generated stubs)
 # Needs (host): apt, dpkg-deb, cpio, zstd, kmod (depmod), mtools, dosfstools,
 # fdisk (sfdisk), xorriso.  No root needed except for apt-get update; no loop
 # devices, no mounts.
@@ -86,7 +89,7 @@ unpack_kernel() {
 	done
 	depmod -b "$dir" "$kv"
 }
-if [ "${LB_OFFLINE:-0}" != 1 ] && ! apt_ready busybox-static; then
+if [ "${LB_OFFLINE:-0}" != 1 ] && ! apt_ready busybox; then
 	log "apt lists are empty: apt-get update"
 	apt-get update -qq || log "apt-get update failed; trying the cache"
 fi
@@ -142,7 +145,12 @@ log "kernel $kernel_pkg ($kver)"
 # ---------------------------------------------------------------- initramfs
 ir=$work/initramfs
 mkdir -p "$ir"/{bin,dev,proc,sys,run,tmp,mnt,stick,root,etc,usr/bin,lib/modules}
-bb=$deb_busybox_static/bin/busybox
+# busybox as Debian builds it dynamically (package busybox, 0.42 MB
+# compressed against 0.92 MB for busybox-static): it runs on the glibc the
+# image carries for loopbreaker anyway (its libraries: bins, below).  It
+# lacks only crond, crontab, dpkg, dpkg-deb, ed, passwd, su, sulogin, tc,
+# telnetd and tunctl of the static one, none of which /init or a repair uses.
+bb=$deb_busybox/bin/busybox
 install -m 755 "$bb" "$ir/bin/busybox"
 for a in $("$bb" --list); do
 	[ "$a" = busybox ] || ln -s busybox "$ir/bin/$a"
@@ -159,7 +167,7 @@ fi
 # --replay-journal), with their shared libraries as resolved by ldd here:
 # the exact files the binary was linked and tested against.
 install -m 755 "$lb" "$ir/usr/bin/loopbreaker"
-bins="$lb"
+bins="$lb $bb"
 for h in mtools ntfsrecover ntfsfix ntfsinfo; do
 	hp=$(command -v "$h" 2>/dev/null || true)
 	if [ -n "$hp" ]; then install -m 755 "$hp" "$ir/usr/bin/$h"; bins="$bins $hp"
@@ -175,65 +183,163 @@ done
 # VM images) are not in ldd's output: the binary names them in its ELF
 # .note.dlopen (https://systemd.io/ELF_DLOPEN_METADATA/).  Each soname is
 # resolved as the loader would (ld.so.cache) and copied with its own deps.
+# Features of priority "suggested" are left out (libvirt for --domain: a
+# boot from the stick runs on the broken machine, not on a libvirt host;
+# docs/design.md): the binary says so when asked for one.
+# LB_DLOPEN_SUGGESTED=1 takes them too.
+: > "$work/dlopen-libs"
+# (the loader's cache in a file: awk's early exit must not cut a pipe, which
+# pipefail would take for a failure)
+ldconfig -p > "$work/ldconfig"
 for b in $bins; do
-	for so in $(readelf -p .note.dlopen "$b" 2>/dev/null |
-			grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"'); do
-		dl=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }')
-		[ -n "$dl" ] || die "$b dlopen()s $so (its .note.dlopen), which the build host lacks"
-		echo "$dl" >> "$work/libs"; echo "$dl" >> "$work/dlopen-libs"
-		ldd "$dl" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
+	{ readelf -p .note.dlopen "$b" 2>/dev/null | grep -o '{"feature".*' || true; } | while read -r note; do
+		feature=$(echo "$note" | sed -n 's/.*"feature":"\([^"]*\)".*/\1/p')
+		sonames=$(echo "$note" | grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"')
+		if grep -q '"priority":"suggested"' <<< "$note" && [ "${LB_DLOPEN_SUGGESTED:-0}" != 1 ]; then
+			echo "skipped $(echo $sonames) (dlopen()ed for the suggested feature $feature)" >> "$work/sources.libs"
+			log "left out: $(echo $sonames) (feature $feature, suggested)"
+			continue
+		fi
+		for so in $sonames; do
+			dl=$(awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }' "$work/ldconfig")
+			[ -n "$dl" ] || die "$b dlopen()s $so (its .note.dlopen), which the build host lacks"
+			echo "$dl" >> "$work/libs"; echo "$dl" >> "$work/dlopen-libs"
+			ldd "$dl" | awk '/=> \//{print $3} /^\t\/[^ ]+ \(/{print $1}' >> "$work/libs"
+		done
 	done
 done
 sort -u "$work/libs" -o "$work/libs"
+
+# Stub libraries (bootmedia/stubs/README.md, docs/bootmedia.md "Stub
+# libraries"): a library that kept libraries link but, for what loopbreaker
+# does with them, never call (librtmp, libldap, Kerberos… behind libcurl,
+# which uploads over http(s) only; libruby behind libdislocker's Ruby
+# binding; ICU behind libxml2) is replaced by a generated library of the same
+# soname defining exactly what the kept libraries import from it, so what
+# only the real one needed drops out.  LB_REAL_LIBS="NAME…" keeps the
+# named ones real, LB_NO_STUBS=1 all of them (LB_FULL_ICU=1: libicuuc).
+needed_of() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+# spec_of LIB: its rules, bootmedia/stubs/NAME.c (libruby-3.1.so.3.1: libruby)
+spec_of() { echo "$here/stubs/$(basename "$1" | sed 's/\.so.*//; s/-[0-9.]*$//').c"; }
+lib_path() { awk -v s="/$1" 'substr($0, length($0) - length(s) + 1) == s { print; exit }' "$work/libs"; }
+# kept_libs STUBS: the libraries of $work/libs that the binaries and their
+# dlopen()ed libraries reach through DT_NEEDED, the STUBS (paths) needing
+# nothing
+kept_libs() {
+	local stubs=" $1 " seen=" " l n p
+	local -a queue
+	# shellcheck disable=SC2207
+	queue=($bins $(cat "$work/dlopen-libs"))
+	while [ ${#queue[@]} -gt 0 ]; do
+		l=${queue[0]}; queue=("${queue[@]:1}")
+		case "$seen" in *" $l "*) continue ;; esac
+		seen="$seen$l "
+		case "$stubs" in *" $l "*) continue ;; esac
+		for n in $(needed_of "$l"); do
+			p=$(lib_path "$n")
+			[ -n "$p" ] && queue+=("$p")
+		done
+	done
+	printf '%s\n' $seen | grep -xF -f "$work/libs" || true
+}
+# stub_lib LIB SPEC IMPORTERS...: $ir$LIB becomes a stub (rules in SPEC) of
+# the functions and data the IMPORTERS import from LIB
+stub_lib() {
+	local lib=$1 spec=$2 t size sym ver glob body rule n=0 d=0
+	shift 2
+	local c=$work/stub-$(basename "$lib").c vs=$work/stub-$(basename "$lib").ver
+	local -a verflag=()
+	for o in "$@"; do nm -D --undefined-only "$o" 2>/dev/null | awk '{print $NF}'; done |
+		sed 's/@.*//' | sort -u > "$work/stub-wanted"
+	cc -c -fPIC -o "$work/stub-hand.o" "$spec" || die "stub $spec does not compile"
+	nm --defined-only "$work/stub-hand.o" | awk '$2 ~ /^[TDBR]$/ { print $3 }' > "$work/stub-hand"
+	# real library's exports: type size name version ("-" without one)
+	nm -D -S --defined-only "$lib" | awk 'NF == 4 && $3 != "A" { v = "-"; n = $4
+		if (split(n, p, "@@") == 2) { n = p[1]; v = p[2] } else if (split(n, p, "@") == 2) { n = p[1]; v = p[2] }
+		print $3, $2, n, v }' | sort -k3,3 -k4,4r | sort -k3,3 -u |
+		awk 'NR == FNR { want[$1] = 1; next } ($3 in want)' "$work/stub-wanted" - > "$work/stub-exports"
+	{
+		echo "/* generated by bootmedia/build.sh from $(basename "$spec") for $(basename "$lib") */"
+		while read -r t size sym ver; do
+			grep -qxF "$sym" "$work/stub-hand" && continue
+			case "$t" in
+			T|t|W|i)
+				body=
+				while read -r glob rule; do
+					# shellcheck disable=SC2254
+					case "$sym" in $glob) body=$rule; break ;; esac
+				done < <(sed -n 's|^//@ fn  *||p' "$spec")
+				[ -n "$body" ] || die "stub $(basename "$spec"): no //@ fn rule for $sym, which $(basename "$lib") exports and a kept library imports"
+				echo "long $sym(long a0, long a1, long a2, long a3, long a4, long a5) { (void)a0; (void)a1; (void)a2; (void)a3; (void)a4; (void)a5; $body }"
+				n=$((n + 1)) ;;
+			*)	echo "char ${sym}[$((16#$size))] __attribute__((aligned(16)));"
+				d=$((d + 1)) ;;
+			esac
+		done < "$work/stub-exports"
+	} > "$c"
+	: > "$vs"
+	for ver in $(awk '$4 != "-" { print $4 }' "$work/stub-exports" | sort -u); do
+		printf '%s { global: %s };\n' "$ver" \
+			"$(awk -v v="$ver" '$4 == v { printf "%s; ", $3 }' "$work/stub-exports")" >> "$vs"
+	done
+	[ -s "$vs" ] && verflag=(-Wl,--version-script="$vs")
+	cc -shared -fPIC -O2 -fno-builtin -Wl,-soname,"$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" \
+		-Wl,--build-id=none "${verflag[@]}" \
+		-o "$ir$lib" "$spec" "$c" || die "stub for $lib does not build: $(cat "$c")"
+	chmod 644 "$ir$lib"
+	echo "stub $lib ($n functions by rule, $(grep -c . "$work/stub-hand") written out, $d data; bootmedia/stubs/$(basename "$spec"))" >> "$work/sources.libs"
+}
+stubs=
+if [ "${LB_NO_STUBS:-0}" != 1 ]; then
+	for spec in "$here"/stubs/*.c; do
+		name=$(basename "$spec" .c)
+		case " ${LB_REAL_LIBS:-} " in *" $name "*) continue ;; esac
+		[ "$name" = libicuuc ] && [ "${LB_FULL_ICU:-0}" = 1 ] && continue
+		p=$(awk -v n="$name" '{ b = $0; sub(/.*\//, "", b) } index(b, n ".so") == 1 || index(b, n "-") == 1 { print; exit }' "$work/libs")
+		[ -n "$p" ] && stubs="$stubs $p"
+	done
+fi
+# a stub serves only the libraries its //@ for names: if another kept
+# library links LIB, the real one stays
+changed=1
+while [ $changed = 1 ]; do
+	changed=0
+	kept=$(kept_libs "$stubs")
+	for s in $stubs; do
+		spec=$(spec_of "$s")
+		if grep -qxF "$s" "$work/dlopen-libs"; then
+			log "keeping the real $s: loopbreaker dlopen()s it"
+			echo "real $s (dlopen()ed by loopbreaker)" >> "$work/sources.libs"
+			stubs=$(echo " $stubs " | sed "s| $s | |"); changed=1; continue
+		fi
+		for o in $kept $bins; do
+			case " $stubs " in *" $o "*) continue ;; esac
+			if grep -qxF "$(basename "$s")" <<< "$(needed_of "$o")" &&
+				! grep -qxF "$(basename "$o")" <<< "$(sed -n 's|^//@ for ||p' "$spec" | tr ' ' '\n')"; then
+				log "keeping the real $s: $o links it too"
+				echo "real $s (also linked by $o)" >> "$work/sources.libs"
+				stubs=$(echo " $stubs " | sed "s| $s | |"); changed=1; break
+			fi
+		done
+	done
+done
 while read -r l; do
+	if ! grep -qxF "$l" <<< "$kept"; then
+		echo "dropped $l (needed only by stub libraries' real versions)" >> "$work/sources.libs"
+		continue
+	fi
 	mkdir -p "$ir$(dirname "$l")"
+	case " $stubs " in *" $l "*)
+		stub_lib "$l" "$(spec_of "$l")" $bins \
+			$(grep -vxF -f <(printf '%s\n' $stubs) <<< "$kept")
+		continue ;;
+	esac
 	cp -L "$l" "$ir$l"
 	case "$l" in */ld-linux*) chmod 755 "$ir$l" ;; *) chmod 644 "$ir$l" ;; esac
 	pkg=$( { dpkg -S "$l" || dpkg -S "$(realpath "$l")" || dpkg -S "/usr$l"; } 2>/dev/null | head -1 | cut -d: -f1 || true)
 	[ -n "$pkg" ] && printf 'host-lib %s %s %s\n' "$l" "$pkg" \
 		"$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null)" >> "$work/sources.libs"
 done < "$work/libs"
-# ICU (libicuuc 2 MB + libstdc++ 2 MB, which only ICU needs here, + the 31 MB
-# data library) is linked in only through libarchive -> libxml2, for the XAR
-# format, which loopbreaker never reads.  libicuuc is replaced by a stub that
-# defines exactly the symbols the other libraries import from it: the
-# converter opens fail with U_FILE_ACCESS_ERROR (libxml2 then reports an
-# unsupported encoding instead of crashing), the rest do nothing.  Then
-# libicudata and libstdc++ are no longer needed (dropped unless another
-# library names them).  LB_FULL_ICU=1 keeps the real ones.
-icuu=$(grep '/libicuuc\.so' "$work/libs" || true)
-if [ -n "$icuu" ] && [ "${LB_FULL_ICU:-0}" != 1 ]; then
-	{
-		echo '/* stub libicuuc for the boot image (bootmedia/build.sh) */'
-		for l in $(grep -v '/libicu\|/libstdc++' "$work/libs"); do
-			nm -D --undefined-only "$l" 2>/dev/null | awk '{print $NF}'
-		done | sort -u > "$work/icu-wanted"
-		nm -D --defined-only "$icuu" | awk '{print $2, $3}' | sed 's/@.*//' | sort -k2 -u |
-			awk 'NR == FNR { want[$1] = 1; next } ($2 in want) { print }' "$work/icu-wanted" - |
-			while read -r t sym; do
-				case "$t" in
-				T|t|W|i) case "$sym" in
-					ucnv_open*) echo "void *$sym(const char *n, int *err) { (void)n; if (err) *err = 4; return 0; }" ;;
-					*) echo "long $sym(void) { return 0; }" ;;
-					esac ;;
-				*) echo "#error $sym is data ($t): stub it by hand" ;;
-				esac
-			done
-	} > "$work/icuuc-stub.c"
-	cc -shared -fPIC -O2 -Wl,-soname,"$(basename "$icuu")" -Wl,--build-id=none \
-		-o "$ir$icuu" "$work/icuuc-stub.c" || die "ICU stub: $(cat "$work/icuuc-stub.c")"
-	chmod 644 "$ir$icuu"
-	echo "stub $icuu ($(grep -c '^[vl]' "$work/icuuc-stub.c") functions, see build.sh)" >> "$work/sources.libs"
-	for l in $(grep '/libicudata\.so\|/libstdc++\.so' "$work/libs"); do
-		needed=$(grep -v '/libicu\|/libstdc++' "$work/libs" | while read -r o; do
-			if readelf -d "$o" 2>/dev/null | grep -q "NEEDED.*\[$(basename "$l")\]"; then echo "$o"; fi; done)
-		if [ -z "$needed" ]; then
-			rm -f "$ir$l"
-			sed -i "\|^host-lib $l |d" "$work/sources.libs"
-			echo "dropped $l (only the real libicuuc needs it)" >> "$work/sources.libs"
-		fi
-	done
-fi
 # iconv modules: hivex converts registry strings (UTF-16LE) with iconv, and
 # glibc has no built-in UTF-16; without them every hostname is null
 gconv=/usr/lib/x86_64-linux-gnu/gconv
@@ -250,10 +356,13 @@ interp=$(readelf -l "$lb" | sed -n 's/.*Requesting program interpreter: \(.*\)]/
 [ -e "$ir$interp" ] || { mkdir -p "$ir$(dirname "$interp")"; cp -L "$interp" "$ir$interp"; }
 /usr/sbin/chroot "$ir" /usr/bin/loopbreaker version > "$work/lbversion" 2>&1 ||
 	die "loopbreaker does not run inside the initramfs: $(cat "$work/lbversion")"
+[ "$(/usr/sbin/chroot "$ir" /bin/sh -c 'echo ok' 2>&1)" = ok ] ||
+	die "busybox (/init's shell) does not run inside the initramfs: $(/usr/sbin/chroot "$ir" /bin/sh -c 'echo ok' 2>&1)"
 # and what it dlopen()s (.note.dlopen, above) loads there with all its deps
+# and every symbol bound (as ldd -r: a stub that lacks one would show here)
 for l in $(cat "$work/dlopen-libs" 2>/dev/null); do
-	/usr/sbin/chroot "$ir" "$interp" --list "$l" > "$work/dlopen-list" 2>&1 &&
-		! grep -q 'not found' "$work/dlopen-list" ||
+	LD_WARN=yes LD_BIND_NOW=yes /usr/sbin/chroot "$ir" "$interp" --list "$l" > "$work/dlopen-list" 2>&1 &&
+		! grep -q 'not found\|undefined symbol' "$work/dlopen-list" ||
 		die "$l (dlopen()ed by loopbreaker) does not load in the initramfs: $(cat "$work/dlopen-list")"
 done
 
@@ -277,8 +386,14 @@ while read -r f; do
 	mkdir -p "$ir/lib/modules/$kver/$(dirname "$f")"
 	cp "$km/$f" "$ir/lib/modules/$kver/$f"
 done < "$work/modlist"
-cp "$km/modules.order" "$km/modules.builtin" "$km/modules.builtin.modinfo" "$ir/lib/modules/$kver/"
+# modules.order: only the modules the image has (Debian's lists all 4000+)
+grep -xF -f "$work/modlist" "$km/modules.order" > "$ir/lib/modules/$kver/modules.order" || true
+cp "$km/modules.builtin" "$km/modules.builtin.modinfo" "$ir/lib/modules/$kver/"
 depmod -b "$ir" "$kver"
+# busybox's modprobe reads only the text indexes (modules.dep, .alias,
+# .symbols, .builtin): kmod's binary ones and depmod's input
+# modules.builtin.modinfo are left out (52 KB compressed)
+rm -f "$ir/lib/modules/$kver/"*.bin "$ir/lib/modules/$kver/modules.builtin.modinfo"
 nmods=$(wc -l < "$work/modlist")
 log "$nmods modules"
 
@@ -441,7 +556,7 @@ find "$pxe" -exec touch -h -d "$stamp" {} +
 	printf 'loopbreaker.iso %s\n' "$(stat -c %s "$iso")"
 } > "$out/sizes.txt"
 (cd "$out" && sha256sum vmlinuz initrd.img loopbreaker-usb.img loopbreaker.iso > SHA256SUMS)
-rm -rf "$work"
+[ "${LB_KEEP_WORK:-0}" = 1 ] || rm -rf "$work"
 # the unpacked .debs (a few MB: the kernel's are in the work dir) speed up a
 # rebuild; LB_KEEP_UNPACKED=0 drops them (the .debs themselves stay cached)
 [ "${LB_KEEP_UNPACKED:-1}" = 1 ] || rm -rf "$cache/x"

@@ -51,6 +51,17 @@ else
 fi
 cp "$M/sizes.txt" "$W/sizes.txt"
 
+# the media's initramfs without booting: loopbreaker in a chroot of it, where
+# libraries are stubs (BitLocker unlock, upload over http/https, refusals;
+# tests/shell/bootmedia_initramfs.sh).  Skipped there without root or data.
+rc=0
+LB_BOOT_MEDIA=$M LB_BUILD=$LB_BUILD bash "$src/tests/shell/bootmedia_initramfs.sh" > "$W/initramfs-chroot.log" 2>&1 || rc=$?
+case $rc in
+0) ok "initramfs in a chroot: $(tail -n 1 "$W/initramfs-chroot.log")" ;;
+77) echo "  skip: initramfs in a chroot: $(grep -m1 SKIP "$W/initramfs-chroot.log")" ;;
+*) fail "initramfs in a chroot (exit $rc, $W/initramfs-chroot.log)"; grep FAIL "$W/initramfs-chroot.log" >&2 || true ;;
+esac
+
 # qemu_run NAME ARGS...: runs a VM with serial console to NAME.serial, bounded
 # by TMO; returns 0 only if the guest powered itself off in time.
 qemu_run() {
