@@ -23,6 +23,8 @@
 #   LB_OFFLINE=1       use only the .debs already in LB_DEB_CACHE
 #   LB_DLOPEN_SUGGESTED=1  also the libraries of "suggested" .note.dlopen
 #                      features (libvirt for --domain; left out by default)
+#   LB_BOOT_SKIP       .note.dlopen features left out of the image (default
+#                      "vm-images": libnbd; empty keeps them)
 #   LB_KEEP_WORK=1     keep OUTDIR/.work (the initramfs tree, generated stubs)
 # Needs (host): apt, dpkg-deb, cpio, zstd, kmod (depmod), mtools, dosfstools,
 # fdisk (sfdisk), xorriso.  No root needed except for apt-get update; no loop
@@ -89,7 +91,7 @@ unpack_kernel() {
 	done
 	depmod -b "$dir" "$kv"
 }
-if [ "${LB_OFFLINE:-0}" != 1 ] && ! apt_ready busybox; then
+if [ "${LB_OFFLINE:-0}" != 1 ] && ! apt_ready busybox-static; then
 	log "apt lists are empty: apt-get update"
 	apt-get update -qq || log "apt-get update failed; trying the cache"
 fi
@@ -145,12 +147,12 @@ log "kernel $kernel_pkg ($kver)"
 # ---------------------------------------------------------------- initramfs
 ir=$work/initramfs
 mkdir -p "$ir"/{bin,dev,proc,sys,run,tmp,mnt,stick,root,etc,usr/bin,lib/modules}
-# busybox as Debian builds it dynamically (package busybox, 0.42 MB
-# compressed against 0.92 MB for busybox-static): it runs on the glibc the
-# image carries for loopbreaker anyway (its libraries: bins, below).  It
-# lacks only crond, crontab, dpkg, dpkg-deb, ed, passwd, su, sulogin, tc,
-# telnetd and tunctl of the static one, none of which /init or a repair uses.
-bb=$deb_busybox/bin/busybox
+# busybox-static: /init and the commands it runs.  Debian's dynamic busybox
+# would be 0.5 MB smaller (it runs on the glibc the image carries anyway),
+# but every command /init runs then goes through the dynamic loader, and
+# under emulation (QEMU TCG) that made power-on to report 3 s slower (19.0
+# against 15.8 s, bench/boot.sh side by side; docs/performance.md).
+bb=$deb_busybox_static/bin/busybox
 install -m 755 "$bb" "$ir/bin/busybox"
 for a in $("$bb" --list); do
 	[ "$a" = busybox ] || ln -s busybox "$ir/bin/$a"
@@ -167,7 +169,7 @@ fi
 # --replay-journal), with their shared libraries as resolved by ldd here:
 # the exact files the binary was linked and tested against.
 install -m 755 "$lb" "$ir/usr/bin/loopbreaker"
-bins="$lb $bb"
+bins="$lb"
 for h in mtools ntfsrecover ntfsfix ntfsinfo; do
 	hp=$(command -v "$h" 2>/dev/null || true)
 	if [ -n "$hp" ]; then install -m 755 "$hp" "$ir/usr/bin/$h"; bins="$bins $hp"
@@ -186,7 +188,12 @@ done
 # Features of priority "suggested" are left out (libvirt for --domain: a
 # boot from the stick runs on the broken machine, not on a libvirt host;
 # docs/design.md): the binary says so when asked for one.
-# LB_DLOPEN_SUGGESTED=1 takes them too.
+# LB_DLOPEN_SUGGESTED=1 takes them too.  So are the features named in
+# LB_BOOT_SKIP (default vm-images: VM disk images need qemu-nbd, which the
+# image does not carry, and nbd:// exports are served to hypervisor hosts,
+# not to a machine booted from a stick; without libnbd, libxml2 is linked
+# only by libarchive, for XAR, and becomes a stub).  LB_BOOT_SKIP= keeps
+# them.
 : > "$work/dlopen-libs"
 # (the loader's cache in a file: awk's early exit must not cut a pipe, which
 # pipefail would take for a failure)
@@ -195,6 +202,11 @@ for b in $bins; do
 	{ readelf -p .note.dlopen "$b" 2>/dev/null | grep -o '{"feature".*' || true; } | while read -r note; do
 		feature=$(echo "$note" | sed -n 's/.*"feature":"\([^"]*\)".*/\1/p')
 		sonames=$(echo "$note" | grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"')
+		case " ${LB_BOOT_SKIP-vm-images} " in *" $feature "*)
+			echo "skipped $(echo $sonames) (dlopen()ed for the feature $feature, LB_BOOT_SKIP)" >> "$work/sources.libs"
+			log "left out: $(echo $sonames) (feature $feature, LB_BOOT_SKIP)"
+			continue ;;
+		esac
 		if grep -q '"priority":"suggested"' <<< "$note" && [ "${LB_DLOPEN_SUGGESTED:-0}" != 1 ]; then
 			echo "skipped $(echo $sonames) (dlopen()ed for the suggested feature $feature)" >> "$work/sources.libs"
 			log "left out: $(echo $sonames) (feature $feature, suggested)"
