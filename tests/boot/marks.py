@@ -3,8 +3,10 @@
 they appear in its serial log (polled every 0.1 s), in seconds of wall clock
 since this script started (tests/boot/run.sh starts it right before QEMU).
 OUT gets one "name=seconds" per line as each is seen; run.sh kills the
-script when QEMU exits.  For docs/performance.md; never asserted (timings
+script when QEMU exits (SIGTERM: one last look, whose marks read
+"name<=seconds").  For docs/performance.md; never asserted (timings
 depend on the machine's load)."""
+import signal
 import sys
 import time
 
@@ -20,16 +22,30 @@ MARKS = [(b'BdsDxe: loading', 'firmware'),      # OVMF picked the boot device
          (b'running: loopbreaker', 'run'),
          (b'RESULT status=', 'report')]         # report synced, screen drawn
 seen = set()
-with open(out, 'w') as f:
-    while len(seen) < len(MARKS):
-        try:
-            with open(serial, 'rb') as s:
-                data = s.read()
-        except OSError:
-            data = b''
-        for pat, name in MARKS:
-            if name not in seen and pat in data:
-                seen.add(name)
-                f.write('%s=%.1f\n' % (name, time.time() - t0))
-                f.flush()
-        time.sleep(0.1)
+f = open(out, 'w')
+
+
+def scan(last=False):
+    """Records the marks now in the log; on the last look (QEMU has exited:
+    the guest wrote them within the final 0.1 s) as "name<=seconds"."""
+    try:
+        with open(serial, 'rb') as s:
+            data = s.read()
+    except OSError:
+        data = b''
+    for pat, name in MARKS:
+        if name not in seen and pat in data:
+            seen.add(name)
+            f.write('%s%s%.1f\n' % (name, '<=' if last else '=', time.time() - t0))
+            f.flush()
+
+
+def last_look(signum, frame):
+    scan(last=True)
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, last_look)
+while len(seen) < len(MARKS):
+    scan()
+    time.sleep(0.1)
