@@ -202,14 +202,13 @@ for b in $bins; do
 	{ readelf -p .note.dlopen "$b" 2>/dev/null | grep -o '{"feature".*' || true; } | while read -r note; do
 		feature=$(echo "$note" | sed -n 's/.*"feature":"\([^"]*\)".*/\1/p')
 		sonames=$(echo "$note" | grep -o '"soname":\[[^]]*\]' | grep -o '"[^"]*\.so[^"]*"' | tr -d '"')
-		case " ${LB_BOOT_SKIP-vm-images} " in *" $feature "*)
-			echo "skipped $(echo $sonames) (dlopen()ed for the feature $feature, LB_BOOT_SKIP)" >> "$work/sources.libs"
-			log "left out: $(echo $sonames) (feature $feature, LB_BOOT_SKIP)"
-			continue ;;
-		esac
-		if grep -q '"priority":"suggested"' <<< "$note" && [ "${LB_DLOPEN_SUGGESTED:-0}" != 1 ]; then
-			echo "skipped $(echo $sonames) (dlopen()ed for the suggested feature $feature)" >> "$work/sources.libs"
-			log "left out: $(echo $sonames) (feature $feature, suggested)"
+		why=
+		case " ${LB_BOOT_SKIP-vm-images} " in *" $feature "*) why="the feature $feature, LB_BOOT_SKIP" ;; esac
+		if [ -z "$why" ] && grep -q '"priority":"suggested"' <<< "$note" &&
+			[ "${LB_DLOPEN_SUGGESTED:-0}" != 1 ]; then why="the suggested feature $feature"; fi
+		if [ -n "$why" ]; then
+			echo "skipped $(echo $sonames) (dlopen()ed for $why)" >> "$work/sources.libs"
+			log "left out: $(echo $sonames) ($why)"
 			continue
 		fi
 		for so in $sonames; do
