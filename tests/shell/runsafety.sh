@@ -17,8 +17,11 @@ for n in a b c d e ro; do cp --sparse=always base.img $n.img; done
 
 # ---- default evidence names: taken names are skipped, never overwritten
 mkdir -p ev && cd ev
-# every name the next seconds would get is taken already (empty files)
-for s in $(seq 0 30); do : > "loopbreaker-evidence-$(date -u -d "+$s sec" +%Y%m%dT%H%M%SZ).tar.zst"; done
+# every name the next seconds would get is taken already (empty files),
+# counted from one reading of the clock: a second that ticks during the
+# loop must not leave a gap
+t0=$(date -u +%s)
+for s in $(seq 0 30); do : > "loopbreaker-evidence-$(date -u -d "@$((t0 + s))" +%Y%m%dT%H%M%SZ).tar.zst"; done
 run 0 fix ../a.img
 ev_a=$(jget last.json 'r["evidence"]["path"]')
 run 0 fix ../b.img
